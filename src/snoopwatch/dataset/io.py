@@ -1,0 +1,311 @@
+"""Read and write data-set tables in CSV, CSV.gz, Parquet and JSON lines, with typed columns.
+
+Readers coerce every column to the kind the schema gives it (UTC timestamps, categories, numbers) and
+return the rows that could not be coerced as problems, never dropping them silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from snoopwatch.atomic import atomic_path, write_text_atomic
+from snoopwatch.dataset.schema import (
+    CATEGORY,
+    DATE,
+    EXTENSIONS,
+    FLOAT,
+    INT,
+    JSONL_TABLES,
+    TABLES,
+    TEXT,
+    TIME,
+)
+from snoopwatch.errors import DatasetError
+
+TEXT_DTYPE = pd.StringDtype("pyarrow")
+# An explicit offset at the end of an ISO 8601 instant: Z, +01:00, +0100 or +01.
+_OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+
+
+@dataclass
+class ColumnIssue:
+    """Rows of one column that could not be coerced, and why."""
+
+    column: str
+    mask: np.ndarray
+    reason: str
+    hint: str
+
+
+@dataclass
+class ReadResult:
+    """A table as read: the typed frame plus the rows that failed coercion (still present in the frame)."""
+
+    frame: pd.DataFrame
+    issues: list[ColumnIssue] = field(default_factory=list)
+
+
+def table_format(path: Path) -> str:
+    """The storage format a file name asks for: parquet, csv or jsonl."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(".csv") or name.endswith(".csv.gz"):
+        return "csv"
+    if name.endswith(".jsonl") or name.endswith(".jsonl.gz"):
+        return "jsonl"
+    raise DatasetError(f"{path.name}: unknown file type; use .csv, .csv.gz, .parquet or .jsonl")
+
+
+def table_name(path: Path) -> str | None:
+    """The table a file holds, from its name (events.csv.gz -> events), or None if it is not a table."""
+    name = path.name
+    for ext in EXTENSIONS:
+        if name.endswith(ext):
+            stem = name[: -len(ext)]
+            if stem in TABLES and (ext != ".jsonl" or stem in JSONL_TABLES):
+                return stem
+    return None
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    """Read a file without interpreting values: text stays text (empty cells become missing)."""
+    fmt = table_format(path)
+    if fmt == "parquet":
+        return pq.read_table(path).to_pandas()
+    if fmt == "csv":
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            columns = next(csv.reader(handle), [])
+        if not columns:
+            return pd.DataFrame()
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, encoding="utf8"),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        return table.to_pandas()
+    # JSON lines: read every value as written, then keep text as text.
+    table = pajson.read_json(path)
+    return table.to_pandas()
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Values as strings with missing kept missing (numbers from Parquet/JSON become their text)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        out = series.astype(TEXT_DTYPE)
+    else:
+        out = series.astype(object).where(series.notna(), None).map(
+            lambda v: None if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+        ).astype(TEXT_DTYPE)
+    return out.str.strip().replace("", pd.NA)
+
+
+def _to_utc(values: pd.Series, column: str, source_timezone: str | None) -> tuple[pd.Series, list[ColumnIssue]]:
+    """Parse instants to datetime64[ns, UTC]; times without an offset need an explicit source time zone."""
+    issues: list[ColumnIssue] = []
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        if getattr(values.dtype, "tz", None) is not None:
+            return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), issues
+        if source_timezone is None:
+            mask = values.notna().to_numpy()
+            issues.append(ColumnIssue(column, mask, "timestamp has no time zone",
+                                      "store it with a time zone, or name the source zone (--timezone Europe/London)"))
+            return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]"), issues
+        return _localize(values, source_timezone), issues
+    text = _as_text(values)
+    present = text.notna().to_numpy()
+    has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
+    naive = present & ~has_offset
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if has_offset.any():
+        parsed[has_offset] = pd.to_datetime(text[has_offset], utc=True, format="ISO8601", errors="coerce")
+    if naive.any():
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        if source_timezone is None:
+            ok = local.notna().to_numpy()
+            idx = np.flatnonzero(naive)
+            mask = np.zeros(len(values), dtype=bool)
+            mask[idx[ok]] = True
+            if mask.any():
+                issues.append(ColumnIssue(column, mask, "timestamp has no offset",
+                                          "write times with an offset (2025-03-04T21:45:12Z) or name the source zone (--timezone Europe/London)"))
+            parsed[naive] = local.dt.tz_localize("UTC")
+        else:
+            parsed[naive] = _localize(local, source_timezone)
+    bad = present & parsed.isna().to_numpy()
+    bad_unflagged = bad.copy()
+    for issue in issues:
+        bad_unflagged &= ~issue.mask
+    if bad_unflagged.any():
+        issues.append(ColumnIssue(column, bad_unflagged, "unparseable timestamp",
+                                  "use ISO 8601 with an offset, e.g. 2025-03-04T21:45:12Z"))
+    return parsed.astype("datetime64[ns, UTC]"), issues
+
+
+def _localize(values: pd.Series, zone: str) -> pd.Series:
+    """Naive local times to UTC. In the repeated hour when clocks go back, the first (summer) reading is
+    taken; a time skipped when clocks go forward is moved forward."""
+    try:
+        ambiguous = np.ones(len(values), dtype=bool)
+        local = values.dt.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_forward")
+    except Exception as error:  # unknown zone names come back as several exception types
+        raise DatasetError(f"unknown time zone {zone!r}: use an IANA name such as Europe/London") from error
+    return local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def _to_date(values: pd.Series, column: str) -> tuple[pd.Series, list[ColumnIssue]]:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        if getattr(values.dtype, "tz", None) is not None:
+            return values.dt.tz_convert("UTC").dt.normalize().astype("datetime64[ns, UTC]"), []
+        return values.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]"), []
+    text = _as_text(values)
+    parsed = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    out = parsed.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    bad = (text.notna() & out.isna()).to_numpy()
+    issues = [ColumnIssue(column, bad, "unparseable date", "write dates as YYYY-MM-DD")] if bad.any() else []
+    return out, issues
+
+
+def _to_number(values: pd.Series, column: str, kind: str) -> tuple[pd.Series, list[ColumnIssue]]:
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers = values
+    else:
+        text = _as_text(values)
+        numbers = pd.to_numeric(text.astype(object), errors="coerce")
+        bad = (text.notna() & numbers.isna()).to_numpy()
+        if bad.any():
+            return _finish_number(numbers, kind), [ColumnIssue(column, bad, "not a number", "leave the cell empty or write a number")]
+    return _finish_number(numbers, kind), []
+
+
+def _finish_number(numbers: pd.Series, kind: str) -> pd.Series:
+    if kind == INT:
+        rounded = numbers.round()
+        return rounded.astype("Int64")
+    return numbers.astype("float64")
+
+
+def coerce_table(name: str, raw: pd.DataFrame, source_timezone: str | None = None) -> ReadResult:
+    """Give each known column of table `name` its schema kind; unknown extra columns are kept as text."""
+    spec = TABLES[name]
+    frame = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    issues: list[ColumnIssue] = []
+    for column in raw.columns:
+        values = raw[column].reset_index(drop=True)
+        kind = spec.kind(column) if column in spec.columns else TEXT
+        if kind == TIME:
+            frame[column], found = _to_utc(values, column, source_timezone)
+        elif kind == DATE:
+            frame[column], found = _to_date(values, column)
+        elif kind in (INT, FLOAT):
+            frame[column], found = _to_number(values, column, kind)
+        elif kind == CATEGORY:
+            frame[column], found = _as_text(values).astype("category"), []
+            frame[column] = frame[column].cat.rename_categories(lambda c: str(c))
+        else:
+            frame[column], found = _as_text(values), []
+        issues.extend(found)
+    return ReadResult(frame, issues)
+
+
+def read_table(path: str | Path, name: str | None = None, source_timezone: str | None = None) -> ReadResult:
+    """Read one table file, choosing the format by extension, with typed columns."""
+    path = Path(path)
+    name = name or table_name(path)
+    if name is None:
+        raise DatasetError(f"{path.name}: not a table of the data-set format; expected one of {', '.join(TABLES)}")
+    try:
+        raw = _read_raw(path)
+    except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path.name}: cannot be read ({(str(error).strip().splitlines() or [type(error).__name__])[0]}); check that it is valid {table_format(path)}") from error
+    return coerce_table(name, raw, source_timezone)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _iso_utc(values: pd.Series) -> pd.Series:
+    """UTC instants as ISO 8601 text with a Z (seconds, or microseconds where they are not whole)."""
+    ns = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    whole = (values.isna() | (values.dt.microsecond == 0) & (values.dt.nanosecond == 0)).all()
+    text = np.datetime_as_string(ns, unit="s" if whole else "us")
+    out = pd.Series(np.char.add(text.astype(str), "Z"), index=values.index, dtype=object)
+    out[values.isna().to_numpy()] = None
+    return out
+
+
+def _for_text_output(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A copy with instants and dates as text, ready for CSV or JSON lines."""
+    spec = TABLES.get(name)
+    out = frame.copy()
+    for column in out.columns:
+        kind = spec.kind(column) if spec and column in spec.columns else None
+        if pd.api.types.is_datetime64_any_dtype(out[column].dtype):
+            if kind == DATE:
+                out[column] = out[column].dt.strftime("%Y-%m-%d").astype(object).where(out[column].notna(), None)
+            else:
+                out[column] = _iso_utc(out[column])
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, name: str | None = None) -> Path:
+    """Write one table atomically in the format its extension names; instants are written in UTC."""
+    path = Path(path)
+    name = name or table_name(path) or path.name.split(".")[0]
+    fmt = table_format(path)
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False, engine="pyarrow", coerce_timestamps="us",
+                             allow_truncated_timestamps=True, compression="zstd")
+        elif fmt == "csv":
+            text = _for_text_output(frame, name)
+            compression = "gzip" if path.name.endswith(".gz") else None
+            if compression:
+                # mtime=0 keeps gzip output byte-identical across runs.
+                text.to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0}, lineterminator="\n")
+            else:
+                text.to_csv(tmp, index=False, lineterminator="\n")
+        else:
+            text = _for_text_output(frame, name)
+            records = text.astype(object).where(text.notna(), None).to_dict(orient="records")
+            with open(tmp, "w", encoding="utf-8") as handle:
+                for record in records:
+                    handle.write(json.dumps(_plain(record), ensure_ascii=False) + "\n")
+    return path
+
+
+def _plain(record: dict) -> dict:
+    """JSON-safe values (numpy numbers to Python numbers)."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def write_manifest(directory: Path, manifest: dict) -> Path:
+    path = Path(directory) / "manifest.json"
+    write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return path
