@@ -16,13 +16,15 @@ from snoopwatch.dataset import validate_dataset
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--timezone", "source_timezone", metavar="ZONE",
               help="IANA zone of times written without an offset (e.g. Europe/London). Without it such times are errors.")
-def validate(dataset: Path, source_timezone: str | None) -> None:
+@click.option("--rejects", "rejects_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write the rows that could not be used to DIR/TABLE.rejects.csv, each with its reason.")
+def validate(dataset: Path, source_timezone: str | None, rejects_dir: Path | None) -> None:
     """Check DATASET (a data-set directory) and list every problem with what to do about it.
 
     Prints the tables and row counts, the time span, how many users, and which detector features the
     present tables allow. Exits 1 when there is any error, 0 otherwise (warnings do not fail).
     """
-    report = validate_dataset(dataset, source_timezone=source_timezone)
+    report = validate_dataset(dataset, source_timezone=source_timezone, rejects_dir=rejects_dir)
     console = stdout_console()
     console.print(f"[bold]{report.path}[/bold]")
     if report.tables:
@@ -43,5 +45,7 @@ def validate(dataset: Path, source_timezone: str | None) -> None:
     errors = [p for p in report.problems if p.level == "error"]
     for problem in report.problems:
         console.print(f"[{'red' if problem.level == 'error' else 'yellow'}]{problem}[/]", markup=True, highlight=False)
+    for name, path in report.rejects_written.items():
+        console.print(f"{report.rejected[name]:,} {name} row(s) set aside, with reasons, in {path}")
     console.print(f"{len(errors)} error(s), {len(report.problems) - len(errors)} warning(s)")
     sys.exit(1 if errors else 0)

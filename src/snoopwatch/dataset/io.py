@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from snoopwatch.atomic import atomic_path, write_text_atomic
@@ -103,9 +104,11 @@ def _read_raw(path: Path) -> pd.DataFrame:
             ),
         )
         return table.to_pandas()
-    # JSON lines: read every value as written, then keep text as text.
-    table = pajson.read_json(path)
-    return table.to_pandas()
+    # JSON lines: values as written (no date guessing: a time without an offset must stay visible).
+    # pandas 2 needs convert_dates=False for that; pandas 3 deprecates the keyword but still honours it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*convert_dates.*")
+        return pd.read_json(path, lines=True, dtype=False, convert_dates=False, compression="infer")
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -280,10 +283,11 @@ def write_table(frame: pd.DataFrame, path: str | Path, name: str | None = None) 
                              allow_truncated_timestamps=True, compression="zstd")
         elif fmt == "csv":
             text = _for_text_output(frame, name)
-            compression = "gzip" if path.name.endswith(".gz") else None
-            if compression:
-                # mtime=0 keeps gzip output byte-identical across runs.
-                text.to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0}, lineterminator="\n")
+            if path.name.endswith(".gz"):
+                # No file name and mtime=0 in the gzip header keep the bytes identical across runs.
+                with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+                        io.TextIOWrapper(packed, encoding="utf-8", newline="") as handle:
+                    text.to_csv(handle, index=False, lineterminator="\n")
             else:
                 text.to_csv(tmp, index=False, lineterminator="\n")
         else:

@@ -33,3 +33,13 @@ def save_dataset(tables: dict, directory: str | Path, *, fmt: str = "parquet", m
     manifest.setdefault("rows", {name: int(len(frame)) for name, frame in tables.items()})
     write_manifest(directory, manifest)
     return written
+
+
+def write_rejects(rejects: dict, directory: str | Path) -> dict[str, Path]:
+    """Write rows set aside by lenient loading as `NAME.rejects.csv` (with `source_row` and `reject_reason`)."""
+    directory = Path(directory)
+    written: dict[str, Path] = {}
+    for name, frame in rejects.items():
+        if len(frame):
+            written[name] = write_table(frame, directory / f"{name}.rejects.csv", name)
+    return written

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 from snoopwatch.dataset.capabilities import feature_groups_allowed
 from snoopwatch.dataset.load import load_dataset
 from snoopwatch.dataset.model import Dataset, Problem
+from snoopwatch.dataset.save import write_rejects
 from snoopwatch.errors import DatasetError
 
 
@@ -25,6 +26,7 @@ class ValidationReport:
     subjects_seen: int
     features: dict[str, str | None]  # group -> None if allowed, else why dropped
     problems: tuple[Problem, ...]
+    rejects_written: dict[str, str] = field(default_factory=dict)  # table -> rejects file, when asked for
 
     @property
     def ok(self) -> bool:
@@ -48,8 +50,10 @@ def summarize(dataset: Dataset) -> ValidationReport:
     )
 
 
-def validate_dataset(directory: str | Path, *, source_timezone: str | None = None) -> ValidationReport:
-    """Load leniently so that every problem is found at once, then summarise."""
+def validate_dataset(directory: str | Path, *, source_timezone: str | None = None,
+                     rejects_dir: str | Path | None = None) -> ValidationReport:
+    """Load leniently so that every problem is found at once, then summarise; with `rejects_dir`, write the
+    rows that were set aside there as NAME.rejects.csv."""
     try:
         dataset = load_dataset(directory, strict=False, source_timezone=source_timezone)
     except DatasetError as error:
@@ -57,4 +61,8 @@ def validate_dataset(directory: str | Path, *, source_timezone: str | None = Non
             raise
         return ValidationReport(str(directory), {}, {}, None, 0, 0, {}, tuple(error.problems) + (
             Problem("error", Path(directory).name, None, str(error).splitlines()[0].split(": ", 1)[-1], "see the problems above"),))
-    return summarize(dataset)
+    report = summarize(dataset)
+    if rejects_dir is not None and dataset.rejects:
+        written = write_rejects(dataset.rejects, rejects_dir)
+        report = replace(report, rejects_written={name: str(path) for name, path in written.items()})
+    return report
