@@ -124,6 +124,21 @@ def _as_text(series: pd.Series) -> pd.Series:
     return out.str.strip().replace("", pd.NA)
 
 
+def _as_category(series: pd.Series) -> pd.Series:
+    """Text as a pandas category with plain-object categories (the same whatever the file type), in order of
+    first appearance. Dictionary-encoded input is cleaned per distinct value, not per row."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(_as_text(series), use_na_sentinel=True)
+        categories = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=series.index)
+    cleaned = _as_text(pd.Series(series.cat.categories))
+    new_codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+    old_codes = series.cat.codes.to_numpy()
+    codes = np.where(old_codes >= 0, new_codes[np.maximum(old_codes, 0)] if len(new_codes) else -1, -1)
+    categories = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=series.index)
+
+
 def _to_utc(values: pd.Series, column: str, source_timezone: str | None) -> tuple[pd.Series, list[ColumnIssue]]:
     """Parse instants to datetime64[ns, UTC]; times without an offset need an explicit source time zone."""
     issues: list[ColumnIssue] = []
@@ -224,8 +239,7 @@ def coerce_table(name: str, raw: pd.DataFrame, source_timezone: str | None = Non
         elif kind in (INT, FLOAT):
             frame[column], found = _to_number(values, column, kind)
         elif kind == CATEGORY:
-            frame[column], found = _as_text(values).astype("category"), []
-            frame[column] = frame[column].cat.rename_categories(lambda c: str(c))
+            frame[column], found = _as_category(values), []
         else:
             frame[column], found = _as_text(values), []
         issues.extend(found)
