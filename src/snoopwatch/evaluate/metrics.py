@@ -1,0 +1,147 @@
+"""Evaluation metrics as pure functions of scores and an answer key, small enough to check by hand.
+
+Definitions (the ones `snoopwatch evaluate` reports):
+- event AUC-ROC and average precision: every scored event, positive when it is in `labels`
+  (sklearn.metrics; NaN when the period holds only one class).
+- daily budget k = ceil(budget x staff / 1,000), at least 1: an analyst looks at the k highest-scoring
+  events of each UTC calendar day (ties broken by the events' order in the data set, i.e. time).
+- a misuse case (labels.instance_id) active in the period is caught at a budget when any of its events
+  in the period is in its day's top k; case recall = caught cases / cases active in the period.
+- a misusing user (user of a labelled event in the period) is caught when any of their labelled events
+  is in its day's top k.
+- days to detect: for a caught case, (time of its first caught event - time of its first event in the
+  period) in days; reported as the median and the 90th percentile (linear interpolation) over caught
+  cases; uncaught cases are not in these figures (case recall says how many there are).
+- alert volume per 1,000 staff per day: alerts / days / staff x 1,000, where days are the UTC days
+  that hold scored events; for detectors without alerts it is the budget itself, k x 1,000 / staff.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+DAY_NS = 86_400 * 10**9
+
+
+def budget_k(budget: float, staff: int) -> int:
+    """Events an analyst reviews per day: ceil(budget x staff / 1,000), never fewer than 1."""
+    if budget <= 0 or staff <= 0:
+        raise ValueError("budget and staff must be positive")
+    # round() first so that float noise (10 x 300 / 1000 = 3.0000000004) does not add an event.
+    return max(1, math.ceil(round(budget * staff / 1000.0, 9)))
+
+
+def event_auc(is_misuse: np.ndarray, scores: np.ndarray) -> float:
+    """AUC-ROC of event scores against the answer key; NaN when only one class is present."""
+    y = np.asarray(is_misuse, dtype=bool)
+    if y.all() or not y.any():
+        return float("nan")
+    return float(roc_auc_score(y, _finite(scores)))
+
+
+def event_average_precision(is_misuse: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision (area under precision-recall, sklearn's step definition); NaN without positives."""
+    y = np.asarray(is_misuse, dtype=bool)
+    if not y.any():
+        return float("nan")
+    return float(average_precision_score(y, _finite(scores)))
+
+
+def _finite(scores: np.ndarray) -> np.ndarray:
+    """Scores with NaN and -inf (unscored events) placed below every real score."""
+    s = np.asarray(scores, dtype=float).copy()
+    finite = np.isfinite(s)
+    if not finite.all():
+        low, high = (s[finite].min(), s[finite].max()) if finite.any() else (0.0, 0.0)
+        s[np.isnan(s) | (s == -np.inf)] = low - 1.0
+        s[s == np.inf] = high + 1.0
+    return s
+
+
+def utc_day(timestamps: pd.Series) -> np.ndarray:
+    """UTC calendar day number (days since 1970-01-01) of each timestamp."""
+    ns = timestamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    return np.floor_divide(ns, DAY_NS)
+
+
+def daily_top_k(day: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """True for the k highest-scoring events of each day (ties: earlier row first)."""
+    day = np.asarray(day)
+    s = _finite(scores)
+    position = np.arange(day.size)
+    order = np.lexsort((position, -s, day))
+    sorted_day = day[order]
+    starts = np.flatnonzero(np.r_[True, sorted_day[1:] != sorted_day[:-1]]) if day.size else np.array([], int)
+    group_start = np.repeat(starts, np.diff(np.r_[starts, day.size]))
+    rank = np.arange(day.size) - group_start
+    top = np.zeros(day.size, dtype=bool)
+    top[order] = rank < k
+    return top
+
+
+@dataclass(frozen=True)
+class BudgetOutcome:
+    """What an analyst with one daily budget catches: per-case table and per-user table."""
+
+    k: int
+    cases: pd.DataFrame  # instance_id, scenario, first_at, caught, first_caught_at, days_to_detect
+    users: pd.DataFrame  # user_id, scenario, caught
+
+
+def budget_outcome(period: pd.DataFrame, k: int) -> BudgetOutcome:
+    """Cases and users caught at daily budget k.
+
+    `period` holds the scored events, one row each, in time order, with columns timestamp, user_id,
+    score, and instance_id / scenario (empty for normal events).
+    """
+    top = daily_top_k(utc_day(period["timestamp"]), period["score"].to_numpy(dtype=float), k)
+    misuse = period["instance_id"].notna().to_numpy()
+    rows = pd.DataFrame({
+        "instance_id": period["instance_id"].to_numpy(dtype=object)[misuse],
+        "scenario": period["scenario"].to_numpy(dtype=object)[misuse],
+        "user_id": period["user_id"].astype(object).to_numpy()[misuse],
+        "timestamp": period["timestamp"].to_numpy()[misuse],
+        "top": top[misuse],
+    })
+    rows["caught_at"] = rows["timestamp"].where(rows["top"])
+    grouped = rows.groupby("instance_id", sort=True)
+    cases = pd.DataFrame({
+        "scenario": grouped["scenario"].first(),
+        "first_at": grouped["timestamp"].min(),
+        "caught": grouped["top"].any(),
+        "first_caught_at": grouped["caught_at"].min(),
+    })
+    cases["days_to_detect"] = (cases["first_caught_at"] - cases["first_at"]) / pd.Timedelta(days=1)
+    cases = cases.reset_index()
+    users = rows.groupby(["user_id", "scenario"], sort=True)["top"].any().rename("caught").reset_index()
+    return BudgetOutcome(k, cases, users)
+
+
+def summarise_outcome(cases: pd.DataFrame, users: pd.DataFrame) -> dict[str, float]:
+    """Case recall, users caught, median and 90th-percentile days to detect for one group of cases."""
+    days = cases.loc[cases["caught"], "days_to_detect"].to_numpy(dtype=float)
+    user_caught = users.groupby("user_id")["caught"].any() if len(users) else pd.Series(dtype=bool)
+    n_cases = int(len(cases))
+    return {
+        "cases": n_cases,
+        "cases_caught": int(cases["caught"].sum()),
+        "case_recall": float(cases["caught"].mean()) if n_cases else float("nan"),
+        "users": int(user_caught.size),
+        "users_caught": int(user_caught.sum()),
+        "user_recall": float(user_caught.mean()) if user_caught.size else float("nan"),
+        "median_days_to_detect": float(np.median(days)) if days.size else float("nan"),
+        "p90_days_to_detect": float(np.percentile(days, 90)) if days.size else float("nan"),
+    }
+
+
+def alert_volume_per_1000(alerts: int | None, k: int, staff: int, days: int) -> float:
+    """Alerts per 1,000 staff per day: from a detector's own alerts when it has them, else the budget k."""
+    if days <= 0:
+        return float("nan")
+    per_day = k if alerts is None else alerts / days
+    return per_day * 1000.0 / staff

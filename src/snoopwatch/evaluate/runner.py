@@ -1,0 +1,305 @@
+"""Split a labelled data set in time, fit every detector on the past, score the future, measure.
+
+Only `measure` (the scorer) reads the answer key; detectors get `Dataset.without_answer_key()`, cut to the
+events before the split for fitting. Results are plain records (detector, scenario, budget, metric, value)
+so that one run, many seeds, tables, CSV and plots all read the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.dataset import Dataset
+from snoopwatch.errors import SnoopwatchError
+from snoopwatch.evaluate import metrics
+from snoopwatch.evaluate.baselines import (
+    DEFAULT_DETECTORS,
+    DETECTORS,
+    Adapter,
+    FeatureCache,
+    unavailable_reason,
+)
+
+BUDGETS: tuple[float, ...] = (2, 5, 10, 20, 50)
+DEFAULT_BUDGET = 10.0
+RESULTS_VERSION = 1
+ALL = "all"
+
+Progress = Callable[[str, int, int], None]
+
+
+class EvaluationError(SnoopwatchError):
+    """The data set or the options do not allow an evaluation (no labels, empty period, unknown detector)."""
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    """How one detector ran: ok, skipped (with why) or failed (with the error), and its timings."""
+
+    detector: str
+    status: str
+    note: str = ""
+    fit_seconds: float = 0.0
+    score_seconds: float = 0.0
+    unscored_events: int = 0
+    alerts: int | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything one evaluation measured. `records` is the long table of figures."""
+
+    dataset: str
+    since: str
+    since_was_default: bool
+    period_start: str
+    period_end: str
+    staff: int
+    days: int
+    events_history: int
+    events_scored: int
+    misuse_events: int
+    cases: int
+    scenarios: list[str]
+    budget: float
+    budgets: list[float]
+    k: dict[str, int]
+    seed: int
+    runs: list[DetectorRun]
+    records: list[dict[str, Any]]
+    days_to_detect: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["version"] = RESULTS_VERSION
+        return data
+
+
+def parse_since(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """A split instant in UTC from a date or ISO 8601 time (a date alone means midnight UTC)."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as error:
+        raise EvaluationError(f"--since {value!r} is not a date; give one like 2025-06-01") from error
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def default_since(events: pd.DataFrame) -> pd.Timestamp:
+    """The start of the last third of the period, at midnight UTC (train on two thirds, score one)."""
+    start, end = events["timestamp"].min(), events["timestamp"].max()
+    return (start + (end - start) * 2 / 3).floor("D")
+
+
+def history_only(visible: Dataset, since: pd.Timestamp) -> Dataset:
+    """The data set a detector may fit on: no answer key, events strictly before the split."""
+    tables = dict(visible.tables)
+    tables["events"] = visible.events[visible.events["timestamp"] < since].reset_index(drop=True)
+    return Dataset(tables, dict(visible.manifest), visible.path)
+
+
+def staff_count(dataset: Dataset) -> int:
+    """Rows of the staff table, or distinct users in the events when there is no staff table."""
+    if dataset.staff is not None and len(dataset.staff):
+        return int(len(dataset.staff))
+    return int(dataset.events["user_id"].nunique())
+
+
+def period_frame(dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
+    """The scored events with their answer key (instance_id, scenario; empty for normal events)."""
+    events = dataset.events
+    period = events.loc[events["timestamp"] >= since, ["event_id", "timestamp", "user_id"]].copy()
+    period["event_id"] = period["event_id"].astype(object)
+    labels = dataset.labels[["event_id", "scenario", "instance_id"]].astype(object).drop_duplicates("event_id")
+    period = period.merge(labels, on="event_id", how="left")
+    return period.reset_index(drop=True)
+
+
+def measure(period: pd.DataFrame, scores: pd.DataFrame, *, detector: str, staff: int, budgets: Sequence[float],
+            budget: float, alerts: int | None) -> tuple[list[dict[str, Any]], int, list[float]]:
+    """Every figure for one detector's scores: records, events without a score, days to detect at `budget`."""
+    merged = period.merge(scores[["event_id", "score"]].astype({"event_id": object}).drop_duplicates("event_id"),
+                          on="event_id", how="left")
+    unscored = int(merged["score"].isna().sum())
+    records: list[dict[str, Any]] = []
+
+    def add(scenario: str, budget_value: float | None, metric: str, value: float) -> None:
+        records.append({"detector": detector, "scenario": scenario, "budget": budget_value,
+                        "metric": metric, "value": float(value)})
+
+    is_misuse = merged["instance_id"].notna().to_numpy()
+    score = merged["score"].to_numpy(dtype=float)
+    add(ALL, None, "auc", metrics.event_auc(is_misuse, score))
+    add(ALL, None, "average_precision", metrics.event_average_precision(is_misuse, score))
+    scenario = merged["scenario"].to_numpy(dtype=object)
+    for name in sorted(pd.unique(scenario[is_misuse])):
+        keep = ~is_misuse | (scenario == name)
+        add(name, None, "auc", metrics.event_auc(is_misuse[keep], score[keep]))
+        add(name, None, "average_precision", metrics.event_average_precision(is_misuse[keep], score[keep]))
+    n_days = int(np.unique(metrics.utc_day(merged["timestamp"])).size)
+    days_at_budget: list[float] = []
+    for b in budgets:
+        k = metrics.budget_k(b, staff)
+        outcome = metrics.budget_outcome(merged, k)
+        groups = [(ALL, outcome.cases, outcome.users)]
+        groups += [(s, outcome.cases[outcome.cases["scenario"] == s], outcome.users[outcome.users["scenario"] == s])
+                   for s in sorted(outcome.cases["scenario"].unique())]
+        for name, cases, users in groups:
+            for metric, value in metrics.summarise_outcome(cases, users).items():
+                add(name, b, metric, value)
+        add(ALL, b, "alert_volume_per_1000", metrics.alert_volume_per_1000(
+            alerts if b == budget else None, k, staff, n_days))
+        if b == budget:
+            days_at_budget = [float(d) for d in outcome.cases.loc[outcome.cases["caught"], "days_to_detect"]]
+    return records, unscored, days_at_budget
+
+
+def evaluate_dataset(
+    dataset: Dataset,
+    *,
+    since: str | pd.Timestamp | None = None,
+    detectors: Sequence[str | Adapter] = DEFAULT_DETECTORS,
+    budget: float = DEFAULT_BUDGET,
+    budgets: Sequence[float] = BUDGETS,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Fit each detector on the events before `since`, score the rest, and measure against the labels.
+
+    `detectors` are names from DETECTORS or your own Adapter objects (fit(history), score(dataset, since)).
+    """
+    if dataset.labels is None:
+        raise EvaluationError("the data set has no labels table; evaluate needs an answer key (labels.csv or labels.parquet)")
+    unknown = [d for d in detectors if isinstance(d, str) and d not in DETECTORS]
+    if unknown:
+        raise EvaluationError(f"unknown detector {unknown[0]!r}; choose from {', '.join(DETECTORS)}")
+    budgets = sorted({float(b) for b in budgets} | {float(budget)})
+    events = dataset.events
+    split = parse_since(since)
+    since_was_default = split is None
+    split = default_since(events) if split is None else split
+    n_history = int((events["timestamp"] < split).sum())
+    n_scored = len(events) - n_history
+    if n_history == 0 or n_scored == 0:
+        first, last = events["timestamp"].min(), events["timestamp"].max()
+        raise EvaluationError(f"--since {split:%Y-%m-%d %H:%M}Z leaves no events on one side; the data run from "
+                              f"{first:%Y-%m-%d} to {last:%Y-%m-%d}, so pick a date between them")
+    period = period_frame(dataset, split)
+    staff = staff_count(dataset)
+    visible = dataset.without_answer_key()
+    history = history_only(visible, split)
+    cache = FeatureCache()
+    runs: list[DetectorRun] = []
+    records: list[dict[str, Any]] = []
+    days_to_detect: dict[str, list[float]] = {}
+    for index, item in enumerate(detectors):
+        name = item if isinstance(item, str) else item.name
+        if progress:
+            progress(f"evaluate {name}", index, len(detectors))
+        why = unavailable_reason(name) if isinstance(item, str) else None
+        if why:
+            runs.append(DetectorRun(name, "skipped", why))
+            continue
+        adapter = DETECTORS[name](seed=seed, budget=budget, cache=cache) if isinstance(item, str) else item
+        try:
+            t0 = time.perf_counter()
+            adapter.fit(history)
+            t1 = time.perf_counter()
+            scores = adapter.score(visible, split)
+            t2 = time.perf_counter()
+        except SnoopwatchError as error:
+            runs.append(DetectorRun(name, "failed", str(error)))
+            continue
+        found, unscored, days = measure(period, scores, detector=name, staff=staff, budgets=budgets,
+                                        budget=budget, alerts=adapter.alerts)
+        records += found
+        days_to_detect[name] = days
+        note = f"{unscored:,} events without a score, ranked last" if unscored else ""
+        runs.append(DetectorRun(name, "ok", note, round(t1 - t0, 3), round(t2 - t1, 3), unscored, adapter.alerts))
+    if progress:
+        progress("evaluate", len(detectors), len(detectors))
+    misuse = period["instance_id"].notna()
+    return Evaluation(
+        dataset=str(dataset.path) if dataset.path else str(dataset.manifest.get("generator", "in memory")),
+        since=split.isoformat(), since_was_default=since_was_default,
+        period_start=period["timestamp"].min().isoformat(), period_end=period["timestamp"].max().isoformat(),
+        staff=staff, days=int(np.unique(metrics.utc_day(period["timestamp"])).size),
+        events_history=n_history, events_scored=n_scored, misuse_events=int(misuse.sum()),
+        cases=int(period.loc[misuse, "instance_id"].nunique()),
+        scenarios=sorted(period.loc[misuse, "scenario"].unique().tolist()),
+        budget=float(budget), budgets=[float(b) for b in budgets],
+        k={f"{b:g}": metrics.budget_k(b, staff) for b in budgets}, seed=seed,
+        runs=runs, records=records, days_to_detect=days_to_detect,
+    )
+
+
+@dataclass(frozen=True)
+class SeedsEvaluation:
+    """One evaluation per freshly generated data set, and the figures aggregated over them."""
+
+    seeds: list[int]
+    settings: dict[str, Any]
+    evaluations: list[Evaluation]
+    records: list[dict[str, Any]]  # detector, scenario, budget, metric, mean, std, n
+
+    @property
+    def budget(self) -> float:
+        return self.evaluations[0].budget
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": RESULTS_VERSION, "seeds": self.seeds, "settings": self.settings,
+                "records": self.records, "evaluations": [e.to_dict() for e in self.evaluations]}
+
+
+def aggregate(evaluations: Sequence[Evaluation]) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation (ddof=1; 0 for one seed) of every figure over the evaluations."""
+    frame = pd.DataFrame([r for e in evaluations for r in e.records])
+    if frame.empty:
+        return []
+    frame["budget"] = frame["budget"].astype(float).fillna(-1.0)
+    grouped = frame.groupby(["detector", "scenario", "budget", "metric"], sort=False)["value"]
+    out = grouped.agg(mean="mean", std=lambda v: float(v.std(ddof=1)) if v.notna().sum() > 1 else 0.0,
+                      n="count").reset_index()
+    out["budget"] = out["budget"].where(out["budget"] >= 0, None)
+    return [{k: (None if isinstance(v, float) and k == "budget" and np.isnan(v) else v) for k, v in row.items()}
+            for row in out.to_dict("records")]
+
+
+def evaluate_seeds(
+    seeds: int = 5,
+    *,
+    first_seed: int = 0,
+    since: str | pd.Timestamp | None = None,
+    detectors: Sequence[str] = DEFAULT_DETECTORS,
+    budget: float = DEFAULT_BUDGET,
+    budgets: Sequence[float] = BUDGETS,
+    progress: Progress | None = None,
+    **synth_settings: Any,
+) -> SeedsEvaluation:
+    """Generate a fresh data set per seed (snoopwatch.synth) and evaluate each; aggregate mean +- std."""
+    if seeds < 1:
+        raise EvaluationError("--seeds must be at least 1")
+    from snoopwatch.synth import SynthConfig, generate
+
+    settings = {k: v for k, v in synth_settings.items() if v is not None}
+    evaluations = []
+    seed_list = list(range(first_seed, first_seed + seeds))
+    for i, seed in enumerate(seed_list):
+        if progress:
+            progress(f"seed {seed}: generate", i, seeds)
+        world = generate(SynthConfig(seed=seed, **settings))
+        dataset = Dataset(dict(world.tables), dict(world.manifest))
+        if progress:
+            progress(f"seed {seed}: evaluate", i, seeds)
+        evaluations.append(evaluate_dataset(dataset, since=since, detectors=detectors, budget=budget,
+                                            budgets=budgets, seed=seed))
+    if progress:
+        progress("seeds", seeds, seeds)
+    return SeedsEvaluation(seed_list, settings, evaluations, aggregate(evaluations))

@@ -1,0 +1,162 @@
+"""Render evaluation results: Markdown tables (terminal and results.md), results.json and results.csv.
+
+One run shows plain values; a multi-seed run shows mean ± standard deviation over the seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from snoopwatch.atomic import atomic_path, write_text_atomic
+from snoopwatch.evaluate.runner import ALL, RESULTS_VERSION, Evaluation, SeedsEvaluation
+
+Result = Evaluation | SeedsEvaluation
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _figures(result: Result) -> dict[tuple, tuple[float, float | None]]:
+    """(detector, scenario, budget, metric) -> (value or mean, std or None)."""
+    out: dict[tuple, tuple[float, float | None]] = {}
+    for r in result.records:
+        key = (r["detector"], r["scenario"], None if r["budget"] is None else float(r["budget"]), r["metric"])
+        out[key] = (r["mean"], r["std"]) if "mean" in r else (r["value"], None)
+    return out
+
+
+def _fmt(pair: tuple[float, float | None] | None, digits: int = 3) -> str:
+    if pair is None or pair[0] is None or (isinstance(pair[0], float) and math.isnan(pair[0])):
+        return "–"
+    value, std = pair
+    text = f"{value:.{digits}f}"
+    if std is not None and not math.isnan(std):
+        text += f" ± {std:.{digits}f}"
+    return text
+
+
+def _detectors(result: Result) -> list[str]:
+    seen: list[str] = []
+    for r in result.records:
+        if r["detector"] not in seen:
+            seen.append(r["detector"])
+    return seen
+
+
+def _runs(result: Result):
+    return result.runs if isinstance(result, Evaluation) else result.evaluations[0].runs
+
+
+def _header(result: Result) -> list[str]:
+    if isinstance(result, SeedsEvaluation):
+        e0 = result.evaluations[0]
+        settings = ", ".join(f"{k}={v}" for k, v in result.settings.items()) or "generator defaults"
+        lines = [f"Generated data sets, seeds {', '.join(map(str, result.seeds))} ({settings}); "
+                 f"mean ± standard deviation over {len(result.seeds)} seed(s).",
+                 f"Split: train before {e0.since[:10]} (the start of the last third of the period, per data set)"
+                 if e0.since_was_default else f"Split: train before {e0.since}, score from it.",
+                 f"Per seed: {e0.staff:,} staff, about {e0.events_scored:,} scored events over {e0.days} days, "
+                 f"{e0.cases} misuse cases in the period; daily budget k = {e0.k[f'{e0.budget:g}']} events "
+                 f"at {e0.budget:g} per 1,000 staff."]
+        return lines
+    e = result
+    why = " (default: the start of the last third of the period)" if e.since_was_default else ""
+    ks = ", ".join(f"{b} → k={k}" for b, k in e.k.items())
+    return [f"Data set: {e.dataset}",
+            f"Split: train on {e.events_history:,} events before {e.since}{why}; "
+            f"score {e.events_scored:,} events from {e.period_start[:10]} to {e.period_end[:10]} ({e.days} days).",
+            f"Staff: {e.staff:,}; misuse in the period: {e.misuse_events:,} events in {e.cases} cases "
+            f"({', '.join(e.scenarios) or 'none'}).",
+            f"Daily budgets per 1,000 staff: {ks}."]
+
+
+def markdown(result: Result) -> str:
+    """The whole report as Markdown: settings, the main table, per-scenario tables, detector notes."""
+    f = _figures(result)
+    budget = float(result.budget)
+    budgets = result.evaluations[0].budgets if isinstance(result, SeedsEvaluation) else result.budgets
+    detectors = _detectors(result)
+    lines = _header(result) + [""]
+    recall_cols = [f"recall@{b:g}" for b in budgets]
+    head = ["detector", "AUC", "AP", *recall_cols, f"users@{budget:g}", f"median days@{budget:g}",
+            f"p90 days@{budget:g}", f"alerts/1k/day@{budget:g}"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for d in detectors:
+        row = [d, _fmt(f.get((d, ALL, None, "auc"))), _fmt(f.get((d, ALL, None, "average_precision")))]
+        row += [_fmt(f.get((d, ALL, float(b), "case_recall")), 2) for b in budgets]
+        users = _fmt(f.get((d, ALL, budget, "user_recall")), 2)
+        if isinstance(result, Evaluation):
+            caught, total = f.get((d, ALL, budget, "users_caught")), f.get((d, ALL, budget, "users"))
+            if caught and total:
+                users += f" ({caught[0]:.0f}/{total[0]:.0f})"
+        row += [users, _fmt(f.get((d, ALL, budget, "median_days_to_detect")), 1),
+                _fmt(f.get((d, ALL, budget, "p90_days_to_detect")), 1),
+                _fmt(f.get((d, ALL, budget, "alert_volume_per_1000")), 1)]
+        lines.append("| " + " | ".join(row) + " |")
+    scenarios = sorted({k[1] for k in f if k[1] != ALL})
+    if scenarios and detectors:
+        for title, metric, digits in ((f"Case recall per scenario at budget {budget:g}", "case_recall", 2),
+                                      (f"Median days to detect per scenario at budget {budget:g}", "median_days_to_detect", 1),
+                                      ("Average precision per scenario (its events against normal events)", "average_precision", 3)):
+            lines += ["", f"**{title}**", "", "| scenario | cases | " + " | ".join(detectors) + " |",
+                      "|" + "---|" * (len(detectors) + 2)]
+            for s in scenarios:
+                cases = f.get((detectors[0], s, budget, "cases"))
+                b = None if metric == "average_precision" else budget
+                cells = [_fmt(f.get((d, s, b, metric)), digits) for d in detectors]
+                lines.append(f"| {s} | {_fmt(cases, 1 if isinstance(result, SeedsEvaluation) else 0)} | " + " | ".join(cells) + " |")
+    notes = [r for r in _runs(result) if r.status != "ok" or r.note]
+    if notes:
+        lines += [""] + [f"- {r.detector}: {r.status}{': ' + r.note if r.note else ''}" for r in notes]
+    lines += ["", "AUC/AP: event level. recall@B: share of misuse cases with an event in its UTC day's top "
+              "k = ceil(B × staff / 1,000). users: misusing users caught at the budget. days: from a case's "
+              "first event in the period to its first caught event (caught cases only)."]
+    return "\n".join(lines) + "\n"
+
+
+def _inert(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def records_frame(result: Result) -> pd.DataFrame:
+    """The long table of figures: one row per detector, scenario, budget and metric."""
+    frame = pd.DataFrame(result.records)
+    if isinstance(result, Evaluation):
+        frame.insert(0, "seed", result.seed)
+    for column in ("detector", "scenario", "metric"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(_inert)
+    return frame
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_results(result: Result, out_dir: Path) -> dict[str, Path]:
+    """results.md, results.json (with a version key; NaN written as null) and results.csv, written atomically."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out_dir / "results.md", "json": out_dir / "results.json", "csv": out_dir / "results.csv"}
+    write_text_atomic(paths["markdown"], markdown(result))
+    data = _clean(result.to_dict())
+    data["version"] = RESULTS_VERSION
+    write_text_atomic(paths["json"], json.dumps(data, indent=1, default=_json_default) + "\n")
+    with atomic_path(paths["csv"]) as tmp:
+        records_frame(result).to_csv(tmp, index=False)
+    return paths
