@@ -29,6 +29,8 @@ EVENT_COLUMNS = TABLES["events"].columns
 SOURCE_COLUMN = "source"
 REJECTS_DIR = "rejects"
 LOG_REJECTS_FILE = "log-lines.rejects.csv"
+# Optional key of a raw event row: how many input records it was made from (default 1).
+RECORDS_KEY = "_records"
 
 
 @dataclass
@@ -86,17 +88,17 @@ class ConversionReport:
         lines.append(f"  skipped as not relevant: {skipped_total:,}")
         for kind, n in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {n:,} {kind}")
-        lines.append(f"  rejected: {sum(self.rejected.values()):,}")
+        lines.append(f"  rejected: {sum(self.rejected.values()):,}" + (
+            f" (log records in {self.rejects_file})" if self.rejects_file else ""))
         for reason, n in sorted(self.rejected.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {n:,} {reason}")
         for note, n in sorted(self.notes.items()):
             lines.append(f"  note: {n:,} {note}")
         if self.events_set_aside:
-            lines.append(f"  events set aside by data-set validation: {self.events_set_aside:,}")
+            lines.append(f"  events set aside by data-set validation: {self.events_set_aside:,} "
+                         f"(in {REJECTS_DIR}/events.rejects.csv)")
         if self.out is not None:
             lines.append(f"  written: {self.out}")
-        if self.rejects_file is not None:
-            lines.append(f"  rejects: {self.rejects_file}")
         return lines
 
     def as_manifest(self) -> dict:
@@ -175,6 +177,7 @@ def finish(
     """
     out = Path(out)
     report.check_accounting()
+    records_per_row = [int(r.get(RECORDS_KEY, 1)) for r in rows]
     frame = pd.DataFrame(rows, columns=[*[c for c in EVENT_COLUMNS], SOURCE_COLUMN])
     frame = frame.dropna(axis=1, how="all")
     for column in ("timestamp", "user_id", "action"):
@@ -190,8 +193,14 @@ def finish(
         events = loaded.events
         set_aside = loaded.rejects.get("events")
         if set_aside is not None and len(set_aside):
+            # Records behind an event the reader set aside move from converted to rejected, with its reason.
             report.events_set_aside = len(set_aside)
+            for position, reason in zip(set_aside["source_row"], set_aside["reject_reason"], strict=True):
+                n = records_per_row[int(position) - 1]
+                report.converted -= n
+                report.rejected[f"event set aside: {reason}"] += n
             write_table(set_aside, rejects_dir / "events.rejects.csv", "events")
+            report.check_accounting()
         tables["events"] = events
     else:
         tables["events"] = frame

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snoopwatch.convert.common import ConversionReport, finish, zone
+from snoopwatch.convert.common import RECORDS_KEY, ConversionReport, finish, zone
 from snoopwatch.convert.mapping import Mapping, Statement, interpret, load_mapping
 from snoopwatch.convert.pglog import LogRecord, RecordError, read_pg_log
 
@@ -148,6 +148,7 @@ class PgauditConverter:
             outcome, value = "reject", first.time_error or "no time"
         if outcome == "event":
             report.converted += len(relevant)
+            value[RECORDS_KEY] = len(relevant)
             self.rows.append(value)
         elif outcome == "skip":
             report.skip(value, len(relevant))
