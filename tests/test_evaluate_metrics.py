@@ -105,6 +105,8 @@ def test_daily_top_k_per_day_with_ties_broken_by_order():
     score = np.array([0.5, 0.9, 0.5, 0.1, np.nan])
     assert metrics.daily_top_k(day, score, 1).tolist() == [False, True, False, True, False]
     assert metrics.daily_top_k(day, score, 2).tolist() == [True, True, False, True, True]
+    tied = np.array([0.5, 0.5, 0.1])
+    assert metrics.daily_top_k(np.zeros(3), tied, 1, tie_break=np.array([1, 0, 2])).tolist() == [False, True, False]
 
 
 def test_every_metric_by_hand(handmade: Path):

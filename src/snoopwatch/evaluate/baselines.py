@@ -7,9 +7,9 @@ After `score`, `alerts` holds how many alerts the detector raised, or None when 
 
 Detectors:
 - `snoopwatch`: the project's detector (snoopwatch.detect.train / detect).
-- `rules`: the classic audit rules on snoopwatch's feature columns (features.registry.RULE_COLUMNS): no case
-  link, surname match or self, near home, off roster, vip or colleague subject; score = rules hit plus a
-  seeded tie-break below 0.001.
+- `rules`: the classic audit rules on snoopwatch's feature columns (snoopwatch.features.rule_flags over the
+  columns named in RULE_COLUMNS): no case link, surname match or self, near home, off roster, vip or
+  colleague subject; score = rules hit plus a seeded tie-break below 0.001.
 - `counts-iforest`: Tuor-style per-user-day counts from `events` alone with an IsolationForest; every event
   of a user-day gets that day's score.
 - `random`: seeded uniform scores (the floor).
@@ -20,7 +20,6 @@ Detectors:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,36 +154,6 @@ class CountsIForest(Adapter):
 
 
 # ---------------------------------------------------------------------------------------------- rules
-RULE_NAMES = ("no_case_link", "surname_match", "near_home", "off_roster", "vip_staff_subject")
-# rule -> (feature column, when it fires); columns as documented in snoopwatch.features.registry.RULE_COLUMNS.
-RULE_TESTS: dict[str, list[tuple[str, Callable[[pd.Series], pd.Series]]]] = {
-    "no_case_link": [("explained_by_case", lambda s: s <= 0)],
-    "surname_match": [("surname_match_rarity", lambda s: s > 0), ("self_lookup", lambda s: s > 0)],
-    "near_home": [("same_postcode_sector", lambda s: s >= 1), ("home_proximity", lambda s: s > 0.5)],
-    "off_roster": [("off_roster", lambda s: s >= 1)],
-    "vip_staff_subject": [("subject_vip", lambda s: s >= 1), ("colleague_record", lambda s: s >= 1)],
-}
-
-
-def rule_hits(features: pd.DataFrame) -> pd.DataFrame:
-    """One boolean column per classic audit rule that the feature frame can evaluate (others are left out)."""
-    def col(name: str) -> pd.Series | None:
-        return features[name] if name in features.columns else None
-
-    hits: dict[str, pd.Series] = {}
-    for rule in RULE_NAMES:
-        fired = None
-        for column, test in RULE_TESTS[rule]:
-            values = col(column)
-            if values is None:
-                continue
-            result = test(values.fillna(0)).to_numpy()
-            fired = result if fired is None else (fired | result)
-        if fired is not None:
-            hits[rule] = pd.Series(fired, index=features.index)
-    return pd.DataFrame(hits, index=features.index)
-
-
 class RulesOnly(Adapter):
     """The classic audit rules, no learning: score = rules hit + a seeded tie-break in [0, 0.001)."""
 
@@ -196,8 +165,9 @@ class RulesOnly(Adapter):
     def score(self, dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
         events = dataset.events
         mask = scored_mask(events, since)
-        hits = rule_hits(self.cache.features(dataset)[mask])
-        self.rules_used = list(hits.columns)
+        from snoopwatch.features import rule_flags
+
+        hits = rule_flags(self.cache.features(dataset)[mask])
         rng = np.random.default_rng(self.seed)
         score = hits.sum(axis=1).to_numpy(dtype=float) + rng.random(int(mask.sum())) * 1e-3
         return _score_frame(events, mask, score)

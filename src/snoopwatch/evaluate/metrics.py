@@ -4,7 +4,8 @@ Definitions (the ones `snoopwatch evaluate` reports):
 - event AUC-ROC and average precision: every scored event, positive when it is in `labels`
   (sklearn.metrics; NaN when the period holds only one class).
 - daily budget k = ceil(budget x staff / 1,000), at least 1: an analyst looks at the k highest-scoring
-  events of each UTC calendar day (ties broken by the events' order in the data set, i.e. time).
+  events of each UTC calendar day (equal scores, e.g. a user-day detector's, are ordered by a seeded random
+  permutation so that no detector gains or loses from the events' time order).
 - a misuse case (labels.instance_id) active in the period is caught at a budget when any of its events
   in the period is in its day's top k; case recall = caught cases / cases active in the period.
 - a misusing user (user of a labelled event in the period) is caught when any of their labelled events
@@ -69,11 +70,12 @@ def utc_day(timestamps: pd.Series) -> np.ndarray:
     return np.floor_divide(ns, DAY_NS)
 
 
-def daily_top_k(day: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """True for the k highest-scoring events of each day (ties: earlier row first)."""
+def daily_top_k(day: np.ndarray, scores: np.ndarray, k: int, tie_break: np.ndarray | None = None) -> np.ndarray:
+    """True for the k highest-scoring events of each day; equal scores are ordered by `tie_break`
+    (ascending; default: row order)."""
     day = np.asarray(day)
     s = _finite(scores)
-    position = np.arange(day.size)
+    position = np.arange(day.size) if tie_break is None else np.asarray(tie_break)
     order = np.lexsort((position, -s, day))
     sorted_day = day[order]
     starts = np.flatnonzero(np.r_[True, sorted_day[1:] != sorted_day[:-1]]) if day.size else np.array([], int)
@@ -93,13 +95,13 @@ class BudgetOutcome:
     users: pd.DataFrame  # user_id, scenario, caught
 
 
-def budget_outcome(period: pd.DataFrame, k: int) -> BudgetOutcome:
+def budget_outcome(period: pd.DataFrame, k: int, tie_break: np.ndarray | None = None) -> BudgetOutcome:
     """Cases and users caught at daily budget k.
 
     `period` holds the scored events, one row each, in time order, with columns timestamp, user_id,
-    score, and instance_id / scenario (empty for normal events).
+    score, and instance_id / scenario (empty for normal events). tie_break: see daily_top_k.
     """
-    top = daily_top_k(utc_day(period["timestamp"]), period["score"].to_numpy(dtype=float), k)
+    top = daily_top_k(utc_day(period["timestamp"]), period["score"].to_numpy(dtype=float), k, tie_break)
     misuse = period["instance_id"].notna().to_numpy()
     rows = pd.DataFrame({
         "instance_id": period["instance_id"].to_numpy(dtype=object)[misuse],

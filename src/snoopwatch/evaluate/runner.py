@@ -123,8 +123,11 @@ def period_frame(dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
 
 
 def measure(period: pd.DataFrame, scores: pd.DataFrame, *, detector: str, staff: int, budgets: Sequence[float],
-            budget: float, alerts: int | None) -> tuple[list[dict[str, Any]], int, list[float]]:
-    """Every figure for one detector's scores: records, events without a score, days to detect at `budget`."""
+            budget: float, alerts: int | None, seed: int = 0) -> tuple[list[dict[str, Any]], int, list[float]]:
+    """Every figure for one detector's scores: records, events without a score, days to detect at `budget`.
+
+    Equal scores within a day are ordered by a permutation seeded with `seed` (see metrics.daily_top_k).
+    """
     merged = period.merge(scores[["event_id", "score"]].astype({"event_id": object}).drop_duplicates("event_id"),
                           on="event_id", how="left")
     unscored = int(merged["score"].isna().sum())
@@ -144,10 +147,11 @@ def measure(period: pd.DataFrame, scores: pd.DataFrame, *, detector: str, staff:
         add(name, None, "auc", metrics.event_auc(is_misuse[keep], score[keep]))
         add(name, None, "average_precision", metrics.event_average_precision(is_misuse[keep], score[keep]))
     n_days = int(np.unique(metrics.utc_day(merged["timestamp"])).size)
+    tie_break = np.random.default_rng(seed).permutation(len(merged))
     days_at_budget: list[float] = []
     for b in budgets:
         k = metrics.budget_k(b, staff)
-        outcome = metrics.budget_outcome(merged, k)
+        outcome = metrics.budget_outcome(merged, k, tie_break)
         groups = [(ALL, outcome.cases, outcome.users)]
         groups += [(s, outcome.cases[outcome.cases["scenario"] == s], outcome.users[outcome.users["scenario"] == s])
                    for s in sorted(outcome.cases["scenario"].unique())]
@@ -218,7 +222,7 @@ def evaluate_dataset(
             runs.append(DetectorRun(name, "failed", str(error)))
             continue
         found, unscored, days = measure(period, scores, detector=name, staff=staff, budgets=budgets,
-                                        budget=budget, alerts=adapter.alerts)
+                                        budget=budget, alerts=adapter.alerts, seed=seed)
         records += found
         days_to_detect[name] = days
         note = f"{unscored:,} events without a score, ranked last" if unscored else ""
