@@ -40,3 +40,41 @@ def report(dataset: Path, scores_file: Path, alerts_file: Path, out: Path, revea
     stdout_console().print(f"Report on {people} {'person' if people == 1 else 'people'} "
                            f"({len(alerts)} alert{'' if len(alerts) == 1 else 's'}) written to {path}",
                            highlight=False, markup=False)
+
+
+@click.command()
+@click.option("--staff", type=click.IntRange(min=40), help="Generate a fresh force of this many staff instead of the sample.")
+@click.option("--days", type=click.IntRange(min=14), help="Days of activity for a fresh force.")
+@click.option("--seed", type=int, help="Seed for a fresh force (same seed, same force).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("snoopwatch-demo"), show_default=True,
+              help="Directory for the model, scores, alerts and report.")
+@click.option("--limit", type=click.IntRange(min=1), default=15, show_default=True, help="People shown in the table.")
+def demo(staff: int | None, days: int | None, seed: int | None, out_dir: Path, limit: int) -> None:
+    """Generate a force (or take the sample), train, detect and write the report, in one go.
+
+    Ends with the ranked table of people to look at and the path of the HTML report (in trainer mode:
+    the force's planted cases are revealed beside the detections).
+    """
+    from snoopwatch.console import progress, stderr_console
+    from snoopwatch.report.demo import run_demo
+    from snoopwatch.report.terminal import render_people_table
+
+    with progress() as bar:
+        tasks: dict[str, object] = {}
+
+        def report_progress(description: str, done: int, total: int) -> None:
+            if description not in tasks:
+                tasks[description] = bar.add_task(description, total=max(total, 1))
+            bar.update(tasks[description], completed=done, total=max(total, 1))
+
+        result = run_demo(out_dir, staff=staff, days=days, seed=seed, progress=report_progress)
+    notes = stderr_console()
+    source = f"generated force in {result.dataset}" if result.generated else f"sample force {result.dataset}"
+    notes.print(f"{source}: {result.events:,} events; trained before {result.since:%Y-%m-%d}, scored "
+                f"{result.scored:,} events since; " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()),
+                highlight=False, markup=False)
+    console = stdout_console()
+    render_people_table(result.alerts, console, staff=result.staff, limit=limit)
+    kind = "trainer-mode report (answers revealed)" if result.reveal else "report"
+    console.print(f"\nHTML {kind}: {result.report}", highlight=False, markup=False)
+    console.print(f"Alerts for a SIEM (ECS JSON lines): {result.ecs_file}", highlight=False, markup=False)

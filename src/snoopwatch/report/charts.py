@@ -38,7 +38,9 @@ def _literal(text: str) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI)
+    # Fixed size and constrained layout (not a tight bounding box): every chart is exactly as wide, so
+    # they scale alike in the page and their lettering matches.
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     fig.patch.set_facecolor("white")
     return fig
@@ -65,8 +67,7 @@ def _dates(ax) -> None:
 def to_data_uri(fig: Figure) -> str:
     """The figure as a PNG `data:` URI (the report may not load anything from outside itself)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.08,
-                metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
