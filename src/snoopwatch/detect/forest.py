@@ -1,0 +1,143 @@
+"""SnoopwatchForest: an isolation forest that can only be surprised in the suspicious direction.
+
+Follows scikit-learn's estimator contract: __init__ stores keyword parameters, fit validates and returns
+self, learned state ends in "_", one random_state. score_samples is higher = more suspicious; the sign of
+IsolationForest's score is flipped in exactly one place (`score_samples` below).
+
+Why "directed": an isolation forest flags whatever is rare, including accesses that are unusually WELL
+explained. Each feature has a risk direction (snoopwatch.features.registry); before the forest sees a
+feature it is turned so that higher = more suspicious and floored at its training median, so only
+deviations toward "less explained" can isolate a point. The same directed values give per-feature tail
+surprises (-log10 of the share of training events at least as extreme), which become the reasons.
+
+Fitting: isolation trees are built on a random sample (`fit_rows`, then `max_samples` per tree), which
+keeps training on tens of millions of events to seconds; scoring is chunked by scikit-learn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import IsolationForest
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, X, reset=True, **kwargs):
+        return estimator._validate_data(X, reset=reset, **kwargs)
+
+TAIL_GRID = 160  # tail probabilities per feature kept for surprises (log-spaced down to 1 / rows)
+
+
+def _tail_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(levels ascending, log10 P(X >= level)) from a sample, exact at every stored level."""
+    ordered = np.sort(values)
+    m = len(ordered)
+    tails = np.logspace(0, -np.log10(m), TAIL_GRID)
+    positions = np.clip(m - np.ceil(tails * m).astype(np.int64), 0, m - 1)
+    levels = np.unique(ordered[positions])
+    at_least = m - np.searchsorted(ordered, levels, side="left")
+    return levels, np.log10(at_least / m)
+
+
+def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int) -> np.ndarray:
+    """-log10 P(X >= x) by the table: exact at levels, interpolated between, 0.5/rows beyond the top."""
+    keep = ~np.isnan(levels)
+    levels, log_p = levels[keep], log_p[keep]
+    i = np.searchsorted(levels, x, side="right") - 1
+    below = i < 0
+    i = np.clip(i, 0, len(levels) - 1)
+    j = np.minimum(i + 1, len(levels) - 1)
+    top = np.log10(0.5 / rows)
+    lo_v, hi_v = levels[i], levels[j]
+    lo_p = log_p[i]
+    hi_p = np.where(j == i, top, log_p[j])
+    frac = np.where(hi_v > lo_v, (x - lo_v) / np.where(hi_v > lo_v, hi_v - lo_v, 1.0), 0.0)
+    above = x > levels[-1]
+    value = np.where(x == lo_v, lo_p, lo_p + np.clip(frac, 0, 1) * (hi_p - lo_p))
+    value = np.where(above, top, value)
+    return np.where(below, 0.0, -value)
+
+
+class SnoopwatchForest(BaseEstimator):
+    """Isolation forest on directed, median-floored features; higher score = more suspicious.
+
+    directions: one of -1, 0, +1 per feature (see snoopwatch.features.registry); None = all 0 (plain
+    isolation forest on the raw features). fit_rows: rows sampled to grow the trees (and to calibrate).
+    """
+
+    def __init__(self, n_estimators: int = 100, max_samples: int = 256, max_features: float = 1.0,
+                 fit_rows: int = 200_000, directions=None, random_state=None):
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_features = max_features
+        self.fit_rows = fit_rows
+        self.directions = directions
+        self.random_state = random_state
+
+    def _signs(self, n_features: int) -> np.ndarray:
+        if self.directions is None:
+            return np.zeros(n_features, dtype=np.float32)
+        signs = np.asarray(self.directions, dtype=np.float32)
+        if signs.shape != (n_features,) or not np.isin(signs, (-1, 0, 1)).all():
+            raise ValueError(f"directions must hold -1, 0 or +1 for each of the {n_features} features")
+        return signs
+
+    def _directed(self, X: np.ndarray) -> np.ndarray:
+        """Features turned so that higher = more suspicious, floored at the training median."""
+        signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
+        return np.maximum(X * signs, self.floor_)
+
+    def fit(self, X, y=None):
+        X = _validate_data(self, X, dtype=np.float32, reset=True)
+        if X.shape[0] < 2:
+            raise ValueError("SnoopwatchForest needs at least 2 rows to fit")
+        rng = check_random_state(self.random_state)
+        self.signs_ = self._signs(X.shape[1])
+        rows = min(self.fit_rows, X.shape[0])
+        sample = X[np.sort(rng.choice(X.shape[0], rows, replace=False))] if rows < X.shape[0] else X
+        signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
+        directed = sample * signs
+        self.floor_ = np.where(self.signs_ != 0, np.median(directed, axis=0), -np.inf).astype(np.float32)
+        directed = np.maximum(directed, self.floor_)
+        self.forest_ = IsolationForest(
+            n_estimators=self.n_estimators, max_samples=min(self.max_samples, rows),
+            max_features=self.max_features, random_state=rng.randint(np.iinfo(np.int32).max),
+        ).fit(directed)
+        self.calibration_rows_ = rows
+        width = TAIL_GRID
+        self.feature_levels_ = np.full((X.shape[1], width), np.nan)
+        self.feature_log_p_ = np.full((X.shape[1], width), np.nan)
+        for k in range(X.shape[1]):
+            levels, log_p = _tail_table(directed[:, k].astype(np.float64))
+            self.feature_levels_[k, : len(levels)] = levels
+            self.feature_log_p_[k, : len(levels)] = log_p
+        self.score_levels_, self.score_log_p_ = _tail_table(self.score_samples(sample).astype(np.float64))
+        return self
+
+    def score_samples(self, X) -> np.ndarray:
+        """Anomaly score per row: higher = more suspicious (IsolationForest's sign flipped here only)."""
+        check_is_fitted(self, "forest_")
+        X = _validate_data(self, X, dtype=np.float32, reset=False)
+        return -self.forest_.score_samples(self._directed(X))
+
+    def score_surprise(self, scores: np.ndarray) -> np.ndarray:
+        """-log10 of the share of training rows scoring at least as high (0 = ordinary, 6 = one in a million)."""
+        check_is_fitted(self, "forest_")
+        return _tail_lookup(np.asarray(scores, np.float64), self.score_levels_, self.score_log_p_, self.calibration_rows_)
+
+    def feature_surprise(self, X) -> np.ndarray:
+        """Per row and feature: -log10 of the share of training rows at least as extreme in the suspicious
+        direction, minus that of the median (so 0 means "not unusual in the suspicious direction")."""
+        check_is_fitted(self, "forest_")
+        X = _validate_data(self, X, dtype=np.float32, reset=False)
+        directed = self._directed(X).astype(np.float64)
+        out = np.zeros(directed.shape, dtype=np.float32)
+        for k in range(directed.shape[1]):
+            levels, log_p = self.feature_levels_[k], self.feature_log_p_[k]
+            base = _tail_lookup(np.array([self.floor_[k]], np.float64), levels, log_p, self.calibration_rows_)[0] \
+                if np.isfinite(self.floor_[k]) else 0.0
+            out[:, k] = np.maximum(_tail_lookup(directed[:, k], levels, log_p, self.calibration_rows_) - base, 0.0)
+        return out

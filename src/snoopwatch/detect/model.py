@@ -1,0 +1,143 @@
+"""Training: features of the history period, a SnoopwatchForest fitted on them, and the model's envelope.
+
+The event score combines the forest with the explanation evidence (shared/DESIGN.md: misuse is what stays
+unexplained AND is unusual): the forest's calibrated surprise is weighted by how unexplained the access
+is, `1 - EXPLAINED_DISCOUNT * explained_by_case`, so an access explained by a case the user works keeps
+only a quarter of its forest surprise. The weighted score is calibrated once more against the training
+events, so the score written out reads as -log10 of "how rare is a score this high in normal history".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sklearn
+
+from snoopwatch import __version__
+from snoopwatch.dataset.model import Dataset
+from snoopwatch.detect.forest import SnoopwatchForest, _tail_lookup, _tail_table
+from snoopwatch.errors import DatasetError
+from snoopwatch.features import BY_NAME, build_features
+from snoopwatch.features._util import seconds
+
+EXPLAINED_DISCOUNT = 0.75
+MODEL_NAME = "snoopwatch-forest"
+MIN_TRAINING_EVENTS = 50
+
+
+@dataclass
+class TrainedModel:
+    """A fitted estimator, the features it expects (in order) and its envelope (provenance, calibration)."""
+
+    estimator: SnoopwatchForest
+    features: list[str]
+    envelope: dict = field(default_factory=dict)
+    file_hash: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def model_ref(self) -> dict[str, str]:
+        """What alerts cite: name, snoopwatch version, model file hash (empty until saved or loaded)."""
+        return {"name": MODEL_NAME, "version": self.envelope.get("snoopwatch", __version__),
+                "file_hash": self.file_hash}
+
+    def event_scores(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated event score, forest surprise) for a feature frame with this model's columns."""
+        X = frame[self.features].to_numpy(np.float32)
+        forest = self.estimator.score_surprise(self.estimator.score_samples(X))
+        combined = weighted_score(forest, frame)
+        cal = self.envelope["calibration"]
+        score = _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]))
+        return score.astype(np.float32), forest.astype(np.float32)
+
+
+def weighted_score(forest_surprise: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """The forest's surprise, discounted where a case explains the access (see module docstring)."""
+    if "explained_by_case" not in frame.columns:
+        return forest_surprise.astype(np.float64)
+    explained = frame["explained_by_case"].to_numpy(np.float64)
+    return forest_surprise * (1.0 - EXPLAINED_DISCOUNT * explained)
+
+
+def data_hash(events: pd.DataFrame) -> str:
+    """A fingerprint of the training events (ids, users, times), cheap at millions of rows."""
+    parts = events[[c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]]
+    hashed = pd.util.hash_pandas_object(parts, index=False).to_numpy(np.uint64)
+    return "sha256:" + hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def _parse_time(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as error:
+        raise DatasetError(f"{name} {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time") from error
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def restrict(dataset: Dataset, until: pd.Timestamp | None) -> Dataset:
+    """The data set with only events before `until` (context tables untouched)."""
+    if until is None:
+        return dataset
+    events = dataset.events
+    keep = seconds(events["timestamp"]) < until.value / 1e9
+    tables = dict(dataset.tables)
+    tables["events"] = events[keep].reset_index(drop=True)
+    return Dataset(tables, dict(dataset.manifest), dataset.path, list(dataset.problems), dict(dataset.rejects),
+                   dict(dataset.files))
+
+
+def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int = 0,
+          progress: Callable[[str, int, int], None] | None = None, **forest_params) -> TrainedModel:
+    """Fit a model on the events before `until` (all events when None). Labels are never read."""
+    started = time.perf_counter()
+    dataset = dataset.without_answer_key()
+    until_ts = _parse_time(until, "--until")
+    history = restrict(dataset, until_ts)
+    if len(history.events) < MIN_TRAINING_EVENTS:
+        raise DatasetError(f"only {len(history.events)} events before {until or 'the end'}; "
+                           f"training needs at least {MIN_TRAINING_EVENTS} (move --until later)")
+    fs = build_features(history, progress=progress)
+    if not fs.used:
+        raise DatasetError("no feature can be computed from this data set; see `snoopwatch validate` for what is missing")
+    features_seconds = time.perf_counter() - started
+    if progress:
+        progress("fitting the forest", 0, 1)
+    directions = [BY_NAME[f].direction for f in fs.used]
+    estimator = SnoopwatchForest(directions=directions, random_state=seed, **forest_params)
+    X = fs.frame.to_numpy(np.float32)
+    estimator.fit(X)
+    # Calibrate the combined score on the same sample the forest was calibrated on.
+    rng = np.random.default_rng(seed)
+    rows = min(len(X), estimator.fit_rows)
+    pick = np.sort(rng.choice(len(X), rows, replace=False)) if rows < len(X) else np.arange(len(X))
+    sample = fs.frame.iloc[pick]
+    forest = estimator.score_surprise(estimator.score_samples(sample.to_numpy(np.float32)))
+    levels, log_p = _tail_table(weighted_score(forest, sample))
+    events = history.events
+    ts = events["timestamp"]
+    envelope = {
+        "snoopwatch": __version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "features": list(fs.used),
+        "dropped": dict(fs.dropped),
+        "training_window": [ts.min().isoformat(), ts.max().isoformat()],
+        "until": until_ts.isoformat() if until_ts is not None else None,
+        "rows": len(events),
+        "users": int(events["user_id"].nunique()),
+        "seed": seed,
+        "data_hash": data_hash(events),
+        "params": {k: v for k, v in estimator.get_params().items() if k != "directions"},
+        "calibration": {"levels": levels.tolist(), "log_p": log_p.tolist(), "rows": rows},
+    }
+    if progress:
+        progress("fitting the forest", 1, 1)
+    timing = {"features": features_seconds, "total": time.perf_counter() - started}
+    return TrainedModel(estimator, list(fs.used), envelope, seconds=timing)

@@ -1,0 +1,176 @@
+"""detect: score every event from `since` on, roll scores up into per-user risk, raise budgeted alerts.
+
+Events before `since` are history: they feed the features (first look, repeat look-ups, baselines) but
+are not scored. Every event at or after `since` is scored and appears in Detection.scores.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.dataset.model import Dataset
+from snoopwatch.detect import rollup
+from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
+from snoopwatch.detect.allowlist import AllowEntry, load_allowlist, match
+from snoopwatch.detect.model import TrainedModel, _parse_time
+from snoopwatch.detect.reasons import alert_reasons, event_reason_codes, summary
+from snoopwatch.errors import DatasetError
+from snoopwatch.features import BY_NAME, build_features
+from snoopwatch.features._util import DAY, seconds
+
+REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
+MAX_ALERT_EVENTS = 50
+
+
+def _staff_count(dataset: Dataset) -> int:
+    staff = dataset.staff
+    if staff is not None and len(staff):
+        return int(staff["user_id"].nunique())
+    return int(dataset.events["user_id"].nunique())
+
+
+def _neutral_fill(model: TrainedModel, name: str) -> float:
+    """A value the model treats as unremarkable for a feature this data set cannot supply."""
+    k = model.features.index(name)
+    floor = float(model.estimator.floor_[k])
+    sign = float(model.estimator.signs_[k]) or 1.0
+    return floor * sign if np.isfinite(floor) else 0.0
+
+
+def _iso_day(day: int) -> str:
+    return pd.Timestamp(day * DAY, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | None = None, budget: float = 10.0,
+           allowlist: list[AllowEntry] | str | Path | None = None,
+           progress: Callable[[str, int, int], None] | None = None) -> Detection:
+    """Score events at or after `since` (all when None), roll up per user, and raise alerts.
+
+    budget: alerts per day per 1,000 staff (at least one a day). allowlist: entries or a file path.
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    if budget <= 0:
+        raise DatasetError(f"budget {budget} must be above 0 (alerts per day per 1,000 staff)")
+    dataset = dataset.without_answer_key()
+    entries = load_allowlist(allowlist) if isinstance(allowlist, str | Path) else list(allowlist or [])
+    since_ts = _parse_time(since, "--since")
+    events = dataset.events
+    notes: list[str] = []
+
+    fs = build_features(dataset, features=model.features, progress=progress)
+    timings["features"] = time.perf_counter() - started
+    frame = fs.frame
+    for name in model.features:
+        if name not in frame.columns:
+            frame[name] = np.float32(_neutral_fill(model, name))
+            notes.append(f"feature {name} missing from this data set ({fs.dropped.get(name, 'unavailable')}); "
+                         "treated as unremarkable")
+    t = seconds(events["timestamp"])
+    scored = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9
+    # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite.
+    finite = np.isfinite(frame[model.features].to_numpy(np.float32)).all(axis=1)
+    bad = scored & ~finite
+    rejects = [r for r in [dataset.rejects.get("events")] if r is not None and len(r)]
+    if bad.any():
+        rejected = events[bad].copy()
+        rejected.insert(0, "reject_reason", "features could not be computed")
+        rejects.append(rejected)
+    reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
+    keep = scored & finite
+    idx = np.flatnonzero(keep)
+    sub = frame.iloc[idx]
+    step = time.perf_counter()
+    score, _forest = model.event_scores(sub)
+    score = np.maximum(score, 0.0) + 0.0  # no negative zero in the scores file
+    timings["score"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    reasons = np.full(len(idx), "", dtype=object)
+    explain = np.flatnonzero(score >= REASONS_FROM_SCORE)
+    if len(explain):
+        surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32))
+        reasons[explain] = event_reason_codes(surprise, model.features)
+    ev = events.iloc[idx]
+    scores = pd.DataFrame({
+        "event_id": ev["event_id"].to_numpy(), "user_id": ev["user_id"].astype(str).to_numpy(),
+        "timestamp": ev["timestamp"].to_numpy(), "score": score.astype(np.float64), "reasons": reasons,
+    })
+    scores["timestamp"] = pd.to_datetime(scores["timestamp"], utc=True)
+    timings["reasons"] = time.perf_counter() - step
+
+    # Allow-list: which scored events each entry covers.
+    step = time.perf_counter()
+    role = None
+    if dataset.staff is not None and "role" in dataset.staff.columns:
+        role_of = dict(zip(dataset.staff["user_id"].astype(str), dataset.staff["role"].astype(object), strict=False))
+        role = scores["user_id"].map(role_of)
+    subject = ev["subject_id"].reset_index(drop=True) if "subject_id" in ev.columns else None
+    hits = match(entries, scores["user_id"], role, subject, scores["timestamp"]) if entries else \
+        np.zeros((len(scores), 0), dtype=bool)
+    allowed = hits.any(axis=1)
+
+    staff = _staff_count(dataset)
+    per_day = max(1, math.ceil(budget * staff / 1000))
+    user_codes, user_names = pd.factorize(scores["user_id"])
+    day = np.floor(t[idx] / DAY).astype(np.int64)
+    cands = rollup.candidates(user_codes, day, score, ~allowed)
+    chosen = rollup.select(cands, per_day)
+    ref = model.model_ref
+    order = np.lexsort((day, user_codes))
+    ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
+    alerts: list[Alert] = []
+    for row in chosen.itertuples(index=False):  # one iteration per alert (a budgeted handful a day)
+        lo = np.searchsorted(ukey, row.user * (1 << 32) + row.start_day, side="left")
+        hi = np.searchsorted(ukey, row.user * (1 << 32) + row.day, side="right")
+        rows = order[lo:hi]
+        rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
+        rows = rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]
+        rows = np.sort(rows)
+        event_ids = [str(e) for e in scores["event_id"].to_numpy()[rows]]
+        surprise = model.estimator.feature_surprise(sub.iloc[rows][model.features].to_numpy(np.float32))
+        why = alert_reasons(surprise, model.features)
+        user = str(user_names[row.user])
+        start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
+        subjects = ev["subject_id"].to_numpy()[rows] if "subject_id" in ev.columns else np.array([])
+        sentence = summary(user, sub.iloc[rows], t[idx][rows], np.asarray([str(s) if pd.notna(s) else "" for s in subjects]), why)
+        risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
+        alerts.append(Alert(
+            alert_id=alert_id(user, start, end, ref["file_hash"], event_ids), user_id=user,
+            window_start=start, window_end=end, risk=risk, severity=severity_for(risk), event_ids=event_ids,
+            reasons=why, summary=sentence, model=ref, window=str(row.window), evidence=round(float(row.evidence), 3),
+        ))
+
+    # What the allow-list suppressed: events per entry, and alerts that would have been raised without it.
+    suppressed_rows = []
+    if entries:
+        plain = rollup.select(rollup.candidates(user_codes, day, score, np.ones(len(score), bool)), per_day)
+        raised = set(zip(chosen["user"], chosen["day"], strict=True))
+        lost = plain[[(u, d) not in raised for u, d in zip(plain["user"], plain["day"], strict=True)]]
+        for j, entry in enumerate(entries):
+            lost_count = 0
+            for row in lost.itertuples(index=False):
+                lo = np.searchsorted(ukey, row.user * (1 << 32) + row.start_day, side="left")
+                hi = np.searchsorted(ukey, row.user * (1 << 32) + row.day, side="right")
+                lost_count += bool(hits[order[lo:hi], j].any())
+            suppressed_rows.append({"entry": entry.label, "why": entry.why, "events": int(hits[:, j].sum()),
+                                    "alerts": lost_count})
+    suppressed = pd.DataFrame(suppressed_rows, columns=["entry", "why", "events", "alerts"])
+    timings["rollup"] = time.perf_counter() - step
+    timings["total"] = time.perf_counter() - started
+    days = int(np.unique(day).size)
+    alerts.sort(key=lambda a: (a.window_end, -a.risk, a.user_id))
+    return Detection(scores=scores, alerts=alerts, rejects=reject_frame, suppressed=suppressed,
+                     features_used=list(model.features), notes=notes, budget_per_day=per_day, days=days,
+                     staff=staff, seconds=timings)
+
+
+def feature_documentation() -> list[tuple[str, str]]:
+    """(feature, description) for every feature the detector knows."""
+    return [(name, spec.description) for name, spec in BY_NAME.items()]

@@ -1,0 +1,126 @@
+"""Reasons: which features made an event or an alert unusual, in codes and plain words.
+
+A feature's evidence is its tail surprise in the suspicious direction (SnoopwatchForest.feature_surprise:
+-log10 of the share of training events at least as extreme). An event's reasons are its features with
+surprise >= REASON_MIN_SURPRISE, strongest first; an alert's reasons add the surprises over its events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.detect.alerts import Reason
+from snoopwatch.features.registry import BY_NAME
+from snoopwatch.features.rules import rule_flags
+
+REASON_MIN_SURPRISE = 1.0  # at most one training event in ten is this extreme on the feature
+EVENT_REASONS = 3
+ALERT_REASONS = 5
+
+
+def event_reason_codes(surprise: np.ndarray, features: list[str]) -> np.ndarray:
+    """Per row: up to EVENT_REASONS reason codes joined by ';' (strongest first), '' when none."""
+    n, f = surprise.shape
+    if n == 0:
+        return np.array([], dtype=object)
+    top = min(EVENT_REASONS, f)
+    order = np.argsort(-surprise, axis=1, kind="stable")[:, :top]
+    strength = np.take_along_axis(surprise, order, axis=1)
+    picked = np.where(strength >= REASON_MIN_SURPRISE, order, f)  # f = "no reason"
+    combo = np.zeros(n, dtype=np.int64)
+    for k in range(top):
+        combo = combo * (f + 1) + picked[:, k]
+    uniq, inverse = np.unique(combo, return_inverse=True)
+    names = [BY_NAME[name].reason for name in features]
+    texts = []
+    for value in uniq:  # one string per distinct combination (a few hundred), not per event
+        parts = []
+        for _ in range(top):
+            value, idx = divmod(int(value), f + 1)
+            parts.append(idx)
+        codes = [names[i] for i in reversed(parts) if i < f]
+        texts.append(";".join(dict.fromkeys(codes)))
+    return np.asarray(texts, dtype=object)[inverse]
+
+
+def alert_reasons(surprise: np.ndarray, features: list[str]) -> list[Reason]:
+    """The alert's strongest features over its events, each with how many events show it."""
+    hits = (surprise >= REASON_MIN_SURPRISE).sum(axis=0)
+    total = np.where(surprise >= REASON_MIN_SURPRISE, surprise, 0.0).sum(axis=0)
+    if total.sum() <= 0:
+        return []
+    weights = total / total.sum()
+    reasons: dict[str, Reason] = {}
+    for k in np.argsort(-weights, kind="stable"):
+        if hits[k] == 0 or len(reasons) >= ALERT_REASONS:
+            break
+        spec = BY_NAME[features[k]]
+        if spec.reason in reasons:
+            continue
+        text = f"{spec.reason_text} ({hits[k]} of {len(surprise)} look-up{'s' if len(surprise) > 1 else ''})"
+        reasons[spec.reason] = Reason(spec.reason, text, round(float(weights[k]), 3))
+    return list(reasons.values())
+
+
+def _span_words(seconds: float) -> str:
+    days = seconds / 86_400
+    if days < 1:
+        hours = max(1, round(seconds / 3600))
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    if days < 60:
+        d = max(1, round(days))
+        return f"{d} day{'s' if d > 1 else ''}"
+    months = round(days / 30.4)
+    return f"{months} months"
+
+
+def _of(count: int, total: int) -> str:
+    if count == total:
+        return "all" if total > 2 else ("both" if total == 2 else "it")
+    return f"{count} of {total}"
+
+
+def summary(user_id: str, rows: pd.DataFrame, times: np.ndarray, subjects: np.ndarray,
+            reasons: list[Reason]) -> str:
+    """One sentence an investigator can check against the log, e.g. "PC1 looked up 1 person 7 times over
+    14 months (same rare surname, same postcode sector); none linked to a case; 5 of 7 off duty"."""
+    n = len(rows)
+    flags = rule_flags(rows)
+    distinct = len({s for s in subjects if isinstance(s, str) and s})
+    who = f"{distinct} {'person' if distinct == 1 else 'people'}" if distinct else "records"
+    span = float(times.max() - times.min()) if n else 0.0
+    head = f"{user_id} looked up {who} {n} time{'s' if n > 1 else ''}"
+    head += f" over {_span_words(span)}" if n > 1 else ""
+    relations = []
+    for column, words in (("self_lookup", "their own record"), ("surname_match_rarity", "same surname"),
+                          ("same_postcode_sector", "same postcode sector"), ("home_proximity", "close to home"),
+                          ("declared_association", "a declared relationship"), ("colleague_record", "a colleague"),
+                          ("subject_vip", "a public figure"), ("subject_vulnerable", "vulnerable"),
+                          ("subject_victim", "a victim"), ("subject_ocg", "organised-crime nominal")):
+        if column in rows.columns:
+            values = rows[column].to_numpy(np.float64)
+            hit = int((values > (0.5 if column == "home_proximity" else 0)).sum())
+            if hit:
+                if column == "surname_match_rarity" and values.max() > 0.6:
+                    words = "same rare surname"
+                relations.append(words if hit == n else f"{words} in {hit}")
+    if relations:
+        head += " (" + ", ".join(relations) + ")"
+    clauses = [head]
+    unexplained = int(flags["no_case_link"].sum())
+    if "explained_by_case" in rows.columns or "case_ref_present" in rows.columns:
+        if unexplained == n:
+            clauses.append("none linked to a case" if n > 1 else "not linked to a case")
+        elif unexplained:
+            clauses.append(f"{unexplained} of {n} not linked to a case")
+    off = int(flags["off_roster"].sum())
+    if off:
+        clauses.append(f"{_of(off, n)} off duty")
+    mentioned = {"SELF", "SURNAME", "NEAR_HOME", "CLOSE_TO_HOME", "DECLARED_LINK", "COLLEAGUE", "VIP",
+                 "VULNERABLE", "VICTIM", "OCG", "UNEXPLAINED", "NO_CASE_LINK", "OFF_DUTY", "UNEXPLAINED_FOR_ROLE",
+                 "UNEXPLAINED_FOR_USER", "NO_CASE_REF"}
+    extra = [r for r in reasons if r.code not in mentioned][:1]
+    if extra:
+        clauses.append(extra[0].text.split(" (")[0])
+    return "; ".join(clauses)

@@ -1,0 +1,86 @@
+"""Per-user risk over rolling windows (a day, a month, a year) and alert selection under an analyst budget.
+
+Event scores are calibrated surprises (s = -log10 of the share of normal training events scoring as
+high). For a user and a window with n scored events, k_a of them reach level a (s >= a, so each has
+chance 10**-a under normal behaviour), the evidence is the Poisson tail -log10 P(K >= k_a | mean n*10**-a),
+maximised over the levels in LEVELS. A burst of moderately odd events and a handful of extreme ones over
+a year both score, and busy users are not penalised for being busy. A candidate exists on each day the
+user has an event at the lowest level (new evidence). Every day the top `budget_per_day` candidates (one
+per user, best window) become alerts; candidates below MIN_EVIDENCE never do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+
+WINDOWS = {"day": 1, "month": 30, "year": 365}
+LEVELS = (2.0, 3.0, 4.0)
+MIN_EVIDENCE = 3.0  # -log10 p of the window's count; below this nothing is alerted
+RISK_SCALE = 10.0   # evidence at which risk reaches 63
+
+
+def risk_from_evidence(evidence: np.ndarray) -> np.ndarray:
+    """Evidence (-log10 p) to a 0-100 risk: 100 * (1 - exp(-evidence / RISK_SCALE))."""
+    return np.clip(np.round(100.0 * (1.0 - np.exp(-np.asarray(evidence, np.float64) / RISK_SCALE))), 0, 100).astype(int)
+
+
+def _window_counts(frame: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Per candidate (user, day) row: events and level counts in [day - days + 1, day], by cumulative sums."""
+    out = {}
+    user = frame["user"].to_numpy(np.int64)
+    day = frame["day"].to_numpy(np.int64)
+    key = user * (1 << 32) + day
+    lo_key = user * (1 << 32) + day - days + 1
+    lo = np.searchsorted(key, lo_key, side="left")
+    for column in ["n", *[f"k{i}" for i in range(len(LEVELS))]]:
+        csum = np.concatenate([[0.0], np.cumsum(frame[column].to_numpy(np.float64))])
+        out[column] = csum[np.arange(len(frame)) + 1] - csum[lo]
+    out["lo_day"] = day[lo]  # first day of the window with events
+    return pd.DataFrame(out, index=frame.index)
+
+
+def evidence(n: np.ndarray, counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(max over levels of -log10 P(K >= k), index of the level that gave it)."""
+    values = []
+    for level, k in zip(LEVELS, counts, strict=True):
+        mean = np.maximum(n * 10.0 ** -level, 1e-12)
+        tail = poisson.logsf(k - 1, mean) / np.log(10.0)
+        values.append(np.where(k > 0, -tail, 0.0))
+    stacked = np.vstack(values)
+    best = stacked.argmax(axis=0)
+    return stacked.max(axis=0), best
+
+
+def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    """Every (user, day, window) with new evidence that day: columns user, day, window, days, evidence,
+    level (the score threshold that gave the evidence), start_day."""
+    frame = pd.DataFrame({"user": user, "day": day, "n": np.ones(len(user))})
+    for i, level in enumerate(LEVELS):
+        frame[f"k{i}"] = ((score >= level) & usable).astype(np.float64)
+    frame.loc[~usable, "n"] = 1.0  # allow-listed events still count as activity, never as evidence
+    daily = frame.groupby(["user", "day"], sort=True).sum().reset_index()
+    fresh = daily["k0"].to_numpy() > 0
+    rows = []
+    for name, days in WINDOWS.items():
+        counts = _window_counts(daily, days)
+        ev, best = evidence(counts["n"].to_numpy(), [counts[f"k{i}"].to_numpy() for i in range(len(LEVELS))])
+        rows.append(pd.DataFrame({
+            "user": daily["user"], "day": daily["day"], "window": name, "days": days, "evidence": ev,
+            "level": np.asarray(LEVELS)[best], "start_day": np.maximum(counts["lo_day"].to_numpy(), daily["day"] - days + 1),
+        })[fresh])
+    if not rows:
+        return pd.DataFrame(columns=["user", "day", "window", "days", "evidence", "level", "start_day"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
+    """Each day: the best window per user, then the top `per_day` users by evidence (ties: user order)."""
+    cands = cands[cands["evidence"] >= MIN_EVIDENCE]
+    if cands.empty or per_day <= 0:
+        return cands.iloc[0:0]
+    best = cands.sort_values(["day", "user", "evidence", "days"], ascending=[True, True, False, True], kind="stable")
+    best = best.drop_duplicates(["day", "user"], keep="first")
+    ranked = best.sort_values(["day", "evidence", "user"], ascending=[True, False, True], kind="stable")
+    return ranked.groupby("day", sort=True).head(per_day).reset_index(drop=True)

@@ -1,0 +1,183 @@
+"""Vectorised helpers the feature functions share: id codes, times in seconds, interval membership.
+
+Everything here works on whole numpy arrays (no per-event Python loops), so the features scale to tens
+of millions of events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+DAY = 86_400
+# Composite keys pack (dense id, seconds since ORIGIN) in one int64: ids below 2**23, times below 2**40 s.
+_TIME_BITS = 40
+_TIME_SPAN = (1 << _TIME_BITS) - 1
+ORIGIN = -(1 << 38)  # seconds since 1970 that maps to 0 (about 8,700 years before 1970)
+
+
+def as_strings(values: pd.Series | None) -> np.ndarray:
+    """Distinct non-empty values of a column as strings (cheap on categories: reads the categories only)."""
+    if values is None:
+        return np.array([], dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        used = values.cat.remove_unused_categories().cat.categories
+        return np.asarray(used.astype(str), dtype=object)
+    return np.asarray(pd.unique(values.dropna().astype(str)), dtype=object)
+
+
+def make_index(*columns: pd.Series | None) -> pd.Index:
+    """One index over the distinct values of several columns (ids that join across tables)."""
+    parts = [as_strings(c) for c in columns if c is not None]
+    if not parts:
+        return pd.Index([], dtype=object)
+    return pd.Index(pd.unique(np.concatenate(parts)), dtype=object)
+
+
+def codes(values: pd.Series | None, index: pd.Index, n: int | None = None) -> np.ndarray:
+    """Position of each value in `index` (int32), -1 for empty or unknown values.
+
+    Categorical columns are mapped through their (few) categories, so this is O(rows) with tiny constants.
+    """
+    if values is None:
+        return np.full(n or 0, -1, dtype=np.int32)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat_pos = index.get_indexer(pd.Index(values.cat.categories.astype(str), dtype=object))
+        lookup = np.append(cat_pos, -1).astype(np.int32)
+        return lookup[values.cat.codes.to_numpy()]
+    raw = values.astype(object).to_numpy(copy=True)
+    raw[values.isna().to_numpy()] = "\x00"
+    return index.get_indexer(pd.Index(raw.astype(str), dtype=object)).astype(np.int32)
+
+
+def seconds(values: pd.Series | None, n: int | None = None) -> np.ndarray:
+    """UTC instants as float seconds since 1970; NaN where empty."""
+    if values is None:
+        return np.full(n or 0, np.nan)
+    stamps = pd.DatetimeIndex(values).as_unit("ns")
+    raw = stamps.asi8.astype(np.float64) / 1e9
+    raw[stamps.isna()] = np.nan
+    return raw
+
+
+def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -> np.ndarray:
+    """table_values[keys] with `fill` where keys is -1 (or out of range)."""
+    out = np.full(keys.shape, fill, dtype=np.result_type(table_values.dtype, np.min_scalar_type(fill)))
+    ok = (keys >= 0) & (keys < len(table_values))
+    out[ok] = table_values[keys[ok]]
+    return out
+
+
+def pair_key(a: np.ndarray, b: np.ndarray, b_size: int) -> np.ndarray:
+    """One int64 key per (a, b) pair of codes; -1 when either side is missing."""
+    key = a.astype(np.int64) * max(b_size, 1) + b.astype(np.int64)
+    key[(a < 0) | (b < 0)] = -1
+    return key
+
+
+def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """True where query (int64, -1 = missing) is among keys."""
+    if len(keys) == 0:
+        return np.zeros(len(query), dtype=bool)
+    return np.isin(query, np.unique(keys)) & (query >= 0)
+
+
+def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray,
+            i_end: np.ndarray) -> np.ndarray:
+    """True where some interval with the same key contains the query time (start <= t <= end).
+
+    Keys are int64 (-1 = none); interval starts/ends are float seconds with NaN meaning open (no start,
+    or no end yet). Sort the intervals by (key, start), carry the running maximum end within each key,
+    and look up the last interval starting at or before each query: it is covered exactly when that
+    running maximum reaches the query time.
+    """
+    result = np.zeros(len(q_key), dtype=bool)
+    keep = i_key >= 0
+    if not keep.any() or len(q_key) == 0:
+        return result
+    i_key, i_start, i_end = i_key[keep], i_start[keep], i_end[keep]
+    dense, uniques = pd.factorize(i_key)
+    q_dense = pd.Index(uniques).get_indexer(q_key)
+    start = np.nan_to_num(i_start, nan=-np.inf)
+    end = np.nan_to_num(i_end, nan=np.inf)
+    start_rel = np.clip(start - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    order = np.lexsort((start_rel, dense))
+    dense, start_rel, end = dense[order], start_rel[order], end[order]
+    run_end = pd.Series(end).groupby(dense).cummax().to_numpy()
+    composite = (dense.astype(np.int64) << _TIME_BITS) | start_rel
+    valid = (q_dense >= 0) & (q_key >= 0)
+    q_rel = np.clip(np.nan_to_num(q_time[valid], nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    q_comp = (q_dense[valid].astype(np.int64) << _TIME_BITS) | q_rel
+    pos = np.searchsorted(composite, q_comp, side="right") - 1
+    ok = pos >= 0
+    pos_c = np.where(ok, pos, 0)
+    hit = ok & (dense[pos_c] == q_dense[valid]) & (run_end[pos_c] >= q_time[valid])
+    result[valid] = hit
+    return result
+
+
+def cumcount(*keys: np.ndarray) -> np.ndarray:
+    """How many earlier rows (in row order) share the same key tuple: 0 for the first."""
+    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
+    return frame.groupby(list(frame.columns), sort=False).cumcount().to_numpy(dtype=np.float64)
+
+
+def smoothed_log_share(part: np.ndarray, whole: np.ndarray, prior: np.ndarray | float,
+                       strength: float) -> np.ndarray:
+    """log of (part + strength * prior) / (whole + strength): a share shrunk toward `prior` when data are few."""
+    return np.log((part + strength * prior) / (whole + strength))
+
+
+def postcode_sector(values: pd.Series | None) -> pd.Series | None:
+    """UK postcode sector ('B12 9QX' -> 'B12 9'); None where the value is not a postcode."""
+    if values is None:
+        return None
+    text = values.astype(object).where(values.notna(), None).astype("string")
+    compact = text.str.upper().str.replace(r"\s+", "", regex=True)
+    ok = compact.str.len() >= 5
+    sector = compact.str.slice(0, -3) + " " + compact.str.slice(-3, -2)
+    return sector.where(ok)
+
+
+def prior_count(key: np.ndarray) -> np.ndarray:
+    """How many earlier rows (in row order, i.e. time order) share the key: 0 for the first (float64)."""
+    if len(key) == 0:
+        return np.zeros(0)
+    dense, _ = pd.factorize(key)
+    return pd.Series(dense).groupby(dense, sort=False).cumcount().to_numpy(dtype=np.float64)
+
+
+def prior_sum(key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum of `values` over earlier rows (row order) with the same key, the row itself excluded."""
+    if len(key) == 0:
+        return np.zeros(0)
+    dense, _ = pd.factorize(key)
+    values = np.asarray(values, dtype=np.float64)
+    return pd.Series(values).groupby(dense, sort=False).cumsum().to_numpy(dtype=np.float64) - values
+
+
+def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Seconds from each query to the nearest time with the same key (NaN when the key has none)."""
+    out = np.full(len(q_key), np.nan)
+    if len(key) == 0 or len(q_key) == 0:
+        return out
+    dense, uniques = pd.factorize(key)
+    q_dense = pd.Index(uniques).get_indexer(q_key)
+    rel = np.clip(times - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    order = np.lexsort((rel, dense))
+    dense, rel, times = dense[order], rel[order], times[order]
+    composite = (dense.astype(np.int64) << _TIME_BITS) | rel
+    valid = q_dense >= 0
+    qd = q_dense[valid].astype(np.int64)
+    qt = q_time[valid]
+    q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    pos = np.searchsorted(composite, q_comp, side="left")
+    best = np.full(len(qd), np.inf)
+    for cand in (pos - 1, pos):
+        ok = (cand >= 0) & (cand < len(composite))
+        c = np.where(ok, cand, 0)
+        same = ok & (dense[c] == qd)
+        best = np.where(same, np.minimum(best, np.abs(times[c] - qt)), best)
+    best[np.isinf(best)] = np.nan
+    out[valid] = best
+    return out

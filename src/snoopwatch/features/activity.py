@@ -1,0 +1,140 @@
+"""Volume, mix and operator features: the user's activity against their own past and their role peers'.
+
+Categorical context (query type, case category, reason code, action) becomes shares and rarities
+relative to the user and the role, computed from earlier events only; never one-hot columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.features._util import codes, lookup, prior_count, prior_sum
+from snoopwatch.features.context import Context
+from snoopwatch.features.purpose import _requester
+
+USER_PRIOR_STRENGTH = 20.0  # a user's shares count as this many events of the role's share
+
+
+def _category_codes(ctx: Context, series_list: list[pd.Series | None]) -> np.ndarray:
+    """One dense code per combination of the given categorical columns (empty is its own value)."""
+    combined = np.zeros(ctx.n, dtype=np.int64)
+    for series in series_list:
+        if series is None:
+            continue
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            part = series.cat.codes.to_numpy().astype(np.int64) + 1
+            size = len(series.cat.categories) + 1
+        else:
+            part, uniq = pd.factorize(series.astype(object), use_na_sentinel=True)
+            part = part.astype(np.int64) + 1
+            size = len(uniq) + 1
+        combined = combined * size + part
+    dense, _ = pd.factorize(combined)
+    return dense.astype(np.int64)
+
+
+def _lift_and_rarity(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(user's earlier share of this category over the role's, in log) and -log(role's earlier share)."""
+    k = float(category.max() + 1) if len(category) else 1.0
+    role = ctx.role.astype(np.int64)
+    user = ctx.user.astype(np.int64)
+    p_role = (prior_count(role * int(k) + category) + 1.0) / (prior_count(role) + k)
+    user_share = (prior_count(user * int(k) + category) + USER_PRIOR_STRENGTH * p_role) / (
+        prior_count(user) + USER_PRIOR_STRENGTH)
+    return np.log(user_share) - np.log(p_role), -np.log(p_role)
+
+
+def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """log(1+today so far) minus log(1+usual per day): against the user's earlier days and the role's."""
+    day0 = int(ctx.day.min())
+    span = int(ctx.day.max()) - day0 + 1
+    user = ctx.user.astype(np.int64)
+    ud_key = user * span + (ctx.day - day0)
+    so_far = prior_count(ud_key) + 1.0
+    ud, uniques = pd.factorize(ud_key)
+    totals = np.bincount(ud).astype(np.float64)
+    ud_user = uniques // span
+    ud_day = uniques % span
+    ud_role = ctx.role_of_user[ud_user].astype(np.int64)
+    frame = pd.DataFrame({"user": ud_user, "day": ud_day, "role": ud_role, "total": totals})
+    # user-days appear in time order already (events are sorted), so cumulative sums are "before today".
+    by_user = frame.groupby("user", sort=False)
+    prev_total = by_user["total"].cumsum().to_numpy() - totals
+    prev_days = by_user.cumcount().to_numpy().astype(np.float64)
+    own_mean = np.where(prev_days > 0, prev_total / np.maximum(prev_days, 1), np.nan)
+    role_day = frame.groupby(["role", "day"], sort=True)["total"].agg(["sum", "count"]).reset_index()
+    by_role = role_day.groupby("role", sort=False)
+    role_day["prev_sum"] = by_role["sum"].cumsum() - role_day["sum"]
+    role_day["prev_n"] = by_role["count"].cumsum() - role_day["count"]
+    role_day["mean"] = np.where(role_day["prev_n"] > 0, role_day["prev_sum"] / role_day["prev_n"].clip(lower=1), np.nan)
+    rd_key = role_day["role"].to_numpy(np.int64) * span + role_day["day"].to_numpy(np.int64)
+    pos = np.searchsorted(rd_key, ud_role * span + ud_day)
+    role_mean = role_day["mean"].to_numpy()[pos]
+    # Without earlier days, the role's usual stands in for the user's, and today's count for both.
+    own_mean = np.where(np.isnan(own_mean), role_mean, own_mean)
+    own_mean = np.where(np.isnan(own_mean), totals, own_mean)
+    role_mean = np.where(np.isnan(role_mean), own_mean, role_mean)
+    vs_own = np.log1p(so_far) - np.log1p(own_mean[ud])
+    vs_role = np.log1p(so_far) - np.log1p(role_mean[ud])
+    return vs_own, vs_role
+
+
+def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    role = ctx.role.astype(np.int64)
+    user = ctx.user.astype(np.int64)
+
+    if {"day_volume_vs_own", "day_volume_vs_role"} & wanted:
+        vs_own, vs_role = _day_volume(ctx)
+        out["day_volume_vs_own"] = vs_own.astype(np.float32)
+        out["day_volume_vs_role"] = vs_role.astype(np.float32)
+
+    action = ctx.event_column("action")
+    if action is not None and {"is_export", "export_lift_user"} & wanted:
+        export = action.astype(object).astype(str).str.strip().str.lower().eq("export").to_numpy()
+        if isinstance(action.dtype, pd.CategoricalDtype):
+            is_exp = action.cat.categories.astype(str).str.strip().str.lower() == "export"
+            export = np.append(np.asarray(is_exp), False)[action.cat.codes.to_numpy()]
+        out["is_export"] = export.astype(np.float32)
+        p_role = (prior_sum(role, export) + 1.0) / (prior_count(role) + 2.0)
+        p_user = (prior_sum(user, export) + USER_PRIOR_STRENGTH * p_role) / (prior_count(user) + USER_PRIOR_STRENGTH)
+        out["export_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)
+
+    if {"category_lift_user", "category_rarity_role"} & wanted:
+        case_category = None
+        cases = ctx.dataset.cases
+        if cases is not None and "category" in cases.columns and cases["category"].notna().any():
+            cat_index = pd.Index(cases["category"].astype(object).where(cases["category"].notna(), "").astype(str).unique())
+            per_case = np.full(len(ctx.cases), -1, dtype=np.int64)
+            which = ctx.case_codes("cases")
+            per_case[which[which >= 0]] = codes(cases["category"], cat_index)[which >= 0]
+            case_category = pd.Series(lookup(per_case, ctx.case, -1))
+        category = _category_codes(ctx, [ctx.event_column("query_type"), case_category])
+        lift, rarity = _lift_and_rarity(ctx, category)
+        out["category_lift_user"] = lift.astype(np.float32)
+        out["category_rarity_role"] = rarity.astype(np.float32)
+
+    if "reason_rarity_role" in wanted:
+        reason = _category_codes(ctx, [ctx.event_column("reason_code")])
+        _, rarity = _lift_and_rarity(ctx, reason)
+        out["reason_rarity_role"] = rarity.astype(np.float32)
+
+    counts = ctx.event_column("result_count")
+    if counts is not None:
+        out["result_count_log"] = np.log1p(np.clip(counts.astype("Float64").fillna(0).to_numpy(np.float64), 0, None)).astype(np.float32)
+
+    if ctx.event_column("requested_by") is not None:
+        requested = (_requester(ctx) >= 0) | (ctx.event_column("requested_by").notna().to_numpy()
+                                              & (codes(ctx.event_column("requested_by"), ctx.users, ctx.n) < 0))
+        out["requested_by_other"] = requested.astype(np.float32)
+        p_requested = prior_sum(role, requested) / (prior_count(role) + 10.0)
+        out["self_initiated_operator"] = np.where(requested, 0.0, p_requested).astype(np.float32)
+
+    if {"unexplained_rarity_role", "unexplained_rarity_user"} & wanted and "explained" in ctx.cache:
+        weight = 1.0 - ctx.cache["explained"]
+        p_role = (prior_sum(role, weight) + 1.0) / (prior_count(role) + 2.0)
+        p_user = (prior_sum(user, weight) + USER_PRIOR_STRENGTH * p_role) / (prior_count(user) + USER_PRIOR_STRENGTH)
+        out["unexplained_rarity_role"] = (weight * -np.log(p_role)).astype(np.float32)
+        out["unexplained_rarity_user"] = (weight * -np.log(p_user)).astype(np.float32)
+    return {k: v for k, v in out.items() if k in wanted}

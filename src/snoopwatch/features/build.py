@@ -1,0 +1,107 @@
+"""build_features: a data set in, one row of documented numbers per event out (same order as the events).
+
+Each feature is computed only when the tables and columns it needs are present; the others are listed in
+`FeatureSet.dropped` with the reason, in the words of snoopwatch.dataset.capabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.dataset.model import Dataset
+from snoopwatch.errors import DatasetError
+from snoopwatch.features import activity, history, purpose, relation, timing
+from snoopwatch.features.context import build_context
+from snoopwatch.features.registry import BY_NAME, FEATURES, describe_table
+
+# Purpose first: history and activity reuse its "explained" result.
+_STEPS = (("purpose", purpose.compute), ("relationship", relation.compute), ("time", timing.compute),
+          ("history", history.compute), ("activity", activity.compute))
+# Features that are only meaningful with the explanation computed by purpose.
+_NEEDS_EXPLAINED = {"unexplained_rarity_role", "unexplained_rarity_user"}
+
+
+@dataclass
+class FeatureSet:
+    """The feature frame (float32 columns, one row per event, in the events' order) and its provenance."""
+
+    frame: pd.DataFrame
+    used: list[str]
+    dropped: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Markdown: the documented table of every feature, then what was dropped and why."""
+        lines = [describe_table(), ""]
+        lines += [f"- dropped `{name}`: {why}" for name, why in self.dropped.items()]
+        return "\n".join(lines)
+
+
+def _present(dataset: Dataset) -> dict[str, set[str]]:
+    return dataset.present_columns()
+
+
+def _satisfied(present: dict[str, set[str]], requirement: str) -> bool:
+    return any(t in present and c in present[t] for t, c in (alt.split(".", 1) for alt in requirement.split("|")))
+
+
+def allowed_features(dataset: Dataset) -> tuple[list[str], dict[str, str]]:
+    """(feature names the data set allows, {dropped feature: why})."""
+    present = _present(dataset)
+    used, dropped = [], {}
+    for spec in FEATURES:
+        missing = [r.replace("|", " or ") for r in spec.requirements if not _satisfied(present, r)]
+        if missing:
+            dropped[spec.name] = f"{spec.group}: needs " + ", ".join(missing)
+        else:
+            used.append(spec.name)
+    return used, dropped
+
+
+def build_features(dataset: Dataset, features: Sequence[str] | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> FeatureSet:
+    """Compute the features of every event of `dataset`.
+
+    features: compute only these (e.g. a trained model's list); a requested feature the data set cannot
+    support is dropped with its reason. progress(description, done, total) is called between groups.
+    """
+    events = dataset.events
+    if events is None:
+        raise DatasetError("the data set has no events table; nothing to compute features for")
+    used, dropped = allowed_features(dataset)
+    if features is not None:
+        unknown = [f for f in features if f not in BY_NAME]
+        if unknown:
+            raise DatasetError(f"unknown feature(s) {', '.join(unknown)}; this snoopwatch knows {len(BY_NAME)} features")
+        used = [f for f in features if f in used]
+        dropped = {f: why for f, why in dropped.items() if f in features}
+    wanted = set(used)
+    if not len(events):
+        return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped)
+    ctx = build_context(dataset)
+    columns: dict[str, np.ndarray] = {}
+    timings: dict[str, float] = {}
+    for step, (name, compute) in enumerate(_STEPS):
+        if progress:
+            progress(f"features: {name}", step, len(_STEPS))
+        started = time.perf_counter()
+        columns.update(compute(ctx, wanted))
+        timings[name] = time.perf_counter() - started
+    if progress:
+        progress("features", len(_STEPS), len(_STEPS))
+    for name in list(used):
+        if name not in columns:
+            reason = ("needs the case explanation (case_staff and case_subjects)" if name in _NEEDS_EXPLAINED
+                      else "the tables it needs hold no usable values")
+            dropped[name] = f"{BY_NAME[name].group}: {reason}"
+            used.remove(name)
+    inverse = np.empty_like(ctx.order)
+    inverse[ctx.order] = np.arange(len(ctx.order))
+    frame = pd.DataFrame({name: np.nan_to_num(columns[name][inverse], nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+                          for name in used}, index=events.index)
+    return FeatureSet(frame, used, dropped, timings)

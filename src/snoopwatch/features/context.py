@@ -1,0 +1,130 @@
+"""The shared inputs of every feature function: events in time order as integer codes, plus lookups.
+
+Built once per call of build_features. Ids (users, subjects, cases, units, roles) become int32 codes
+into one index per kind, so the feature functions join tables with numpy arrays instead of strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.dataset.model import Dataset
+from snoopwatch.features._util import DAY, codes, make_index, postcode_sector, seconds
+
+
+def _col(frame: pd.DataFrame | None, column: str) -> pd.Series | None:
+    if frame is None or column not in frame.columns:
+        return None
+    values = frame[column]
+    return values if values.notna().any() else None
+
+
+@dataclass
+class Context:
+    """Events (sorted by time) and the context tables as codes. `order` maps sorted rows to input rows."""
+
+    dataset: Dataset
+    order: np.ndarray
+    n: int
+    t: np.ndarray
+    day: np.ndarray
+    users: pd.Index
+    user: np.ndarray
+    subjects: pd.Index
+    subject: np.ndarray
+    cases: pd.Index
+    case: np.ndarray
+    roles: pd.Index
+    role_of_user: np.ndarray
+    role: np.ndarray
+    units: pd.Index
+    unit_of_user: np.ndarray
+    unit: np.ndarray
+    cache: dict = field(default_factory=dict)
+
+    def event_column(self, name: str) -> pd.Series | None:
+        """An events column in time order (None when absent or empty)."""
+        values = _col(self.dataset.events, name)
+        if values is None:
+            return None
+        return values.iloc[self.order] if self.order is not None else values
+
+    def table_column(self, table: str, column: str) -> pd.Series | None:
+        return _col(self.dataset.tables.get(table), column)
+
+    def user_codes(self, table: str, column: str = "user_id") -> np.ndarray:
+        return codes(self.table_column(table, column), self.users, len(self.dataset.tables.get(table, [])))
+
+    def subject_codes(self, table: str, column: str = "subject_id") -> np.ndarray:
+        return codes(self.table_column(table, column), self.subjects, len(self.dataset.tables.get(table, [])))
+
+    def case_codes(self, table: str, column: str = "case_ref") -> np.ndarray:
+        return codes(self.table_column(table, column), self.cases, len(self.dataset.tables.get(table, [])))
+
+    def staff_attribute(self, column: str, index: pd.Index) -> np.ndarray:
+        """Per user code: the code of a staff attribute in `index` (-1 unknown)."""
+        out = np.full(len(self.users), -1, dtype=np.int32)
+        values = self.table_column("staff", column)
+        if values is None:
+            return out
+        who = self.user_codes("staff")
+        out[who[who >= 0]] = codes(values, index)[who >= 0]
+        return out
+
+    def sectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per user code and per subject code: postcode sector code (-1 unknown), sharing one index."""
+        staff_sector = postcode_sector(self.table_column("staff", "home_postcode"))
+        subj_sector = postcode_sector(self.table_column("subjects", "postcode"))
+        index = make_index(staff_sector, subj_sector)
+        user_out = np.full(len(self.users), -1, dtype=np.int32)
+        subj_out = np.full(len(self.subjects), -1, dtype=np.int32)
+        if staff_sector is not None:
+            who = self.user_codes("staff")
+            user_out[who[who >= 0]] = codes(staff_sector, index)[who >= 0]
+        if subj_sector is not None:
+            which = self.subject_codes("subjects")
+            subj_out[which[which >= 0]] = codes(subj_sector, index)[which >= 0]
+        return user_out, subj_out
+
+
+def build_context(dataset: Dataset) -> Context:
+    """Codes and time arrays for the events of `dataset`, sorted by time (stable)."""
+    events = dataset.events
+    t_raw = seconds(events["timestamp"])
+    order = np.argsort(t_raw, kind="stable")
+    if np.all(order == np.arange(len(order))):
+        order = np.arange(len(order))
+    tables = dataset.tables
+    ev = events.iloc[order] if len(order) else events
+
+    def c(table: str, column: str) -> pd.Series | None:
+        return _col(tables.get(table), column)
+
+    users = make_index(ev["user_id"], c("events", "requested_by"), c("staff", "user_id"), c("case_staff", "user_id"),
+                       c("rosters", "user_id"), c("associations", "user_id"))
+    subjects = make_index(c("events", "subject_id"), c("subjects", "subject_id"), c("staff", "subject_id"),
+                          c("case_subjects", "subject_id"), c("associations", "subject_id"))
+    cases = make_index(c("events", "case_ref"), c("cases", "case_ref"), c("case_subjects", "case_ref"),
+                       c("case_staff", "case_ref"))
+    roles = make_index(c("staff", "role"))
+    units = make_index(c("staff", "unit"), c("cases", "unit"))
+    n = len(ev)
+    t = t_raw[order]
+    ctx = Context(
+        dataset=dataset, order=order, n=n, t=t, day=np.floor(t / DAY).astype(np.int64),
+        users=users, user=codes(ev["user_id"], users),
+        subjects=subjects, subject=codes(_col(ev, "subject_id"), subjects, n),
+        cases=cases, case=codes(_col(ev, "case_ref"), cases, n),
+        roles=roles, role_of_user=np.empty(0, np.int32), role=np.empty(0, np.int32),
+        units=units, unit_of_user=np.empty(0, np.int32), unit=np.empty(0, np.int32),
+    )
+    ctx.role_of_user = ctx.staff_attribute("role", roles)
+    # Users without a known role form one extra "role" (everyone unknown), so role statistics stay defined.
+    ctx.role_of_user[ctx.role_of_user < 0] = len(roles)
+    ctx.role = ctx.role_of_user[ctx.user]
+    ctx.unit_of_user = ctx.staff_attribute("unit", units)
+    ctx.unit = ctx.unit_of_user[ctx.user]
+    return ctx

@@ -1,0 +1,78 @@
+"""History and crowd features: this user and this subject over months and years; many users on one subject.
+
+Only earlier events count (never later ones): an event's history features are the same whether or not
+the log goes on after it. Days are UTC calendar days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.features._util import DAY, prior_count
+from snoopwatch.features.context import Context
+
+CROWD_WINDOW_DAYS = 3
+CROWD_BASELINE_DAYS = 90
+_MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
+
+
+def unexplained(ctx: Context) -> np.ndarray:
+    """Per event: True when no case explains it (falls back to "no case reference" without case tables)."""
+    explained = ctx.cache.get("explained")
+    if explained is not None:
+        return explained == 0
+    ref = ctx.event_column("case_ref")
+    return ref.isna().to_numpy() if ref is not None else np.ones(ctx.n, dtype=bool)
+
+
+def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    has = ctx.subject >= 0
+    if not has.any():
+        zeros = np.zeros(ctx.n, dtype=np.float32)
+        return {k: zeros.copy() for k in wanted}
+    n_subjects = max(len(ctx.subjects), 1)
+    raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
+    raw_pair[~has] = -1
+    pair, _ = pd.factorize(raw_pair)  # dense pair id; -1 stays -1 (factorize maps it to its own code)
+    pair = pair.astype(np.int64)
+
+    first = prior_count(raw_pair) == 0
+    out["first_access_pair"] = (first & has).astype(np.float32)
+
+    # Earlier distinct days on which this user looked this subject up with no case explaining it.
+    day0 = int(ctx.day.min())
+    span = int(ctx.day.max()) - day0 + 2
+    day = ctx.day - day0
+    pd_key = pair * span + day
+    no_case = unexplained(ctx) & has
+    keys = np.unique(pd_key[no_case])
+    lo = np.searchsorted(keys, pair * span, side="left")
+    here = np.searchsorted(keys, pd_key, side="left")
+    earlier_days = (here - lo).astype(np.float64)
+    first_day = keys[np.minimum(lo, max(len(keys) - 1, 0))] - pair * span if len(keys) else np.zeros(ctx.n, np.int64)
+    since_first = np.where(earlier_days > 0, day - first_day, 0)
+    out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
+    out["prior_unexplained_span"] = np.where(has, np.log1p(since_first), 0.0).astype(np.float32)
+
+    if {"crowd_3d", "crowd_excess"} & wanted:
+        minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
+        subject = ctx.subject.astype(np.int64)
+        # One entry per (subject, user, day): the user's first look at the subject that day.
+        entry = has & ~pd.Series(pd_key).duplicated().to_numpy()
+        entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
+        base = subject << _MINUTE_BITS
+
+        def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
+            hi = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), side="right" if right else "left")
+            lo_ = np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0), side="left")
+            return (hi - lo_).astype(np.float64)
+
+        window = CROWD_WINDOW_DAYS * DAY // 60
+        recent = count_since(window)
+        before = count_since(CROWD_BASELINE_DAYS * DAY // 60 + window, window, right=False)
+        usual = before * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS
+        out["crowd_3d"] = np.where(has, np.log1p(recent), 0.0).astype(np.float32)
+        out["crowd_excess"] = np.where(has, np.log1p(recent) - np.log1p(usual), 0.0).astype(np.float32)
+    return {k: v for k, v in out.items() if k in wanted}

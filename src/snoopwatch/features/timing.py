@@ -1,0 +1,54 @@
+"""Time features: on duty or not, how far from duty, and how unusual the hour is for the user and role."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snoopwatch.features._util import DAY, covered, lookup, member, nearest_gap, prior_count, seconds
+from snoopwatch.features.context import Context
+
+HOURS = 24
+USER_PRIOR_STRENGTH = 20.0  # a user's hour profile counts as this many events of the role's profile
+
+
+def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    rosters = ctx.dataset.rosters
+    if rosters is not None and ({"off_roster", "minutes_off_duty"} & wanted):
+        r_user = ctx.user_codes("rosters").astype(np.int64)
+        start, end = seconds(rosters["start"]), seconds(rosters["end"])
+        ok = (r_user >= 0) & np.isfinite(start) & np.isfinite(end)
+        r_user, start, end = r_user[ok], start[ok], end[ok]
+        user = ctx.user.astype(np.int64)
+        rostered = member(user, r_user)
+        on = covered(user, ctx.t, r_user, start, end)
+        off = rostered & ~on
+        out["off_roster"] = off.astype(np.float32)
+        gap = nearest_gap(user, ctx.t, np.concatenate([r_user, r_user]), np.concatenate([start, end]))
+        out["minutes_off_duty"] = np.where(off, np.log1p(np.nan_to_num(gap, nan=0.0) / 60.0), 0.0).astype(np.float32)
+
+    if {"hour_rarity_user", "hour_rarity_role"} & wanted:
+        hour = ((ctx.t % DAY) // 3600).astype(np.int64)
+        role_hour = prior_count(ctx.role.astype(np.int64) * HOURS + hour)
+        role_all = prior_count(ctx.role.astype(np.int64))
+        p_role = (role_hour + 1.0) / (role_all + HOURS)
+        user_hour = prior_count(ctx.user.astype(np.int64) * HOURS + hour)
+        user_all = prior_count(ctx.user.astype(np.int64))
+        p_user = (user_hour + USER_PRIOR_STRENGTH * p_role) / (user_all + USER_PRIOR_STRENGTH)
+        out["hour_rarity_role"] = (-np.log(p_role)).astype(np.float32)
+        out["hour_rarity_user"] = (-np.log(p_user)).astype(np.float32)
+
+    staff = ctx.dataset.staff
+    if staff is not None and "outside_employment" in wanted:
+        first = np.full(len(ctx.users), np.nan)
+        last = np.full(len(ctx.users), np.nan)
+        who = ctx.user_codes("staff")
+        ok = who >= 0
+        if "start_date" in staff.columns:
+            first[who[ok]] = seconds(staff["start_date"])[ok]
+        if "end_date" in staff.columns:
+            last[who[ok]] = seconds(staff["end_date"])[ok] + DAY  # the end date is the last working day
+        before = lookup(first, ctx.user, np.nan) > ctx.t
+        after = lookup(last, ctx.user, np.nan) < ctx.t
+        out["outside_employment"] = (before | after).astype(np.float32)
+    return {k: v for k, v in out.items() if k in wanted}
