@@ -1,0 +1,58 @@
+"""Generator throughput and peak memory: generate a force of about N events and write it to Parquet.
+
+    python benchmarks/bench_generate.py --events 1e6,1e7 [--workdir DIR] [--seed 0]
+
+Targets (issue 2): 1M events in <= 10 s and 10M in <= 30 s written to Parquet, peak <= 3 GB at 10M.
+Each size runs in its own child process; the force is sized from a calibration run (events per staff-day).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import calibrate, dataset_dir, fmt_bytes, parse_sizes, run_child, size_force  # noqa: E402
+
+
+def measure_generate(sizes: list[int], workdir: Path, seed: int = 0, rate: float | None = None) -> list[dict]:
+    """One row per size: events, staff, days, seconds (generate, write, total), events/s, peak memory."""
+    rate = rate or calibrate(seed)
+    rows = []
+    for target in sizes:
+        staff, days = size_force(target, rate)
+        out = dataset_dir(workdir, target)
+        result = run_child("generate", staff=staff, days=days, seed=seed, out=str(out))
+        result.update(target=target, path=str(out), events_per_second=result["events"] / result["total_seconds"])
+        rows.append(result)
+        print(f"generate {target:g}: {result['events']:,} events in {result['total_seconds']:.1f} s "
+              f"({result['events_per_second']:,.0f}/s), peak {fmt_bytes(result['peak_rss_bytes'])}", file=sys.stderr)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| target | events | staff x days | generate s | write s | total s | events/s | peak RSS |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['target']:g} | {r['events']:,} | {r['staff']} x {r['days']} | {r['generate_seconds']:.1f} "
+                     f"| {r['write_seconds']:.1f} | {r['total_seconds']:.1f} | {r['events_per_second']:,.0f} "
+                     f"| {fmt_bytes(r['peak_rss_bytes'])} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", default="1e6,1e7", help="sizes, e.g. 1e6,1e7")
+    parser.add_argument("--workdir", type=Path, help="where the generated data sets go (default: a temporary folder)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="snoopwatch-bench-") as tmp:
+        rows = measure_generate(parse_sizes(args.events), args.workdir or Path(tmp), args.seed)
+    print(markdown(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
