@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--events", default="1e6,1e7", help="sizes, e.g. 1e6,1e7")
     parser.add_argument("--workdir", type=Path, help="where data sets and models go (default: a temporary folder)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rate", type=float, help="events per staff-day used to size the forces (default: measured "
+                        "by a calibration run)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="snoopwatch-bench-") as tmp:
-        rows = measure_detect(parse_sizes(args.events), args.workdir or Path(tmp), args.seed)
+        rows = measure_detect(parse_sizes(args.events), args.workdir or Path(tmp), args.seed, args.rate)
     print(markdown(rows))
     return rows
 

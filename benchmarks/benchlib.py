@@ -157,8 +157,8 @@ def size_force(target_events: int, events_per_staff_day: float) -> tuple[int, in
 
 
 def calibrate(seed: int = 0) -> float:
-    """Events per staff-day of the generator at its default settings, from a small force (200 staff, 60 days)."""
-    return float(run_child("generate", staff=200, days=60, seed=seed)["events_per_staff_day"])
+    """Events per staff-day of the generator at its default settings, from a small force (150 staff, 60 days)."""
+    return float(run_child("generate", staff=150, days=60, seed=seed)["events_per_staff_day"])
 
 
 def dataset_dir(workdir: Path, target: int) -> Path:

@@ -87,13 +87,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--workdir", type=Path, help="where data sets and models go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data sets and models")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rate", type=float, help="events per staff-day used to size the forces (default: measured "
+                        "by a calibration run)")
     args = parser.parse_args(argv)
     sizes = parse_sizes(args.events)
     info = machine()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="snoopwatch-bench-"))
     started = time.perf_counter()
     try:
-        rate = calibrate(args.seed)
+        rate = args.rate or calibrate(args.seed)
         gen = bench_generate.measure_generate(sizes, workdir, args.seed, rate)
         det = bench_detect.measure_detect(sizes, workdir, args.seed, rate)
     finally:

@@ -1,0 +1,67 @@
+"""One tiny run of each benchmark script (seconds): they run end to end and report real, positive figures.
+
+The full-size runs (1M and 10M events) are not tests: `python benchmarks/run_all.py --events 1e6,1e7`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+TINY = ["--events", "3000", "--rate", "8"]
+
+
+def _needs(module: str, name: str) -> None:
+    try:
+        getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        pytest.skip(f"{module}.{name} is not available in this build")
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    _needs("snoopwatch.synth", "generate")
+    _needs("snoopwatch.detect", "detect")
+    sys.path.insert(0, str(BENCH))
+    import bench_detect
+    import bench_generate
+    import run_all
+
+    yield bench_generate, bench_detect, run_all
+    sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+def test_bench_generate_smoke(scripts, workdir: Path):
+    bench_generate, _, _ = scripts
+    rows = bench_generate.main([*TINY, "--workdir", str(workdir)])
+    row = rows[0]
+    assert row["events"] > 500 and row["total_seconds"] > 0 and row["events_per_second"] > 0
+    assert row["peak_rss_bytes"] > row["import_rss_bytes"] > 10_000_000
+    assert (workdir / "events-3000" / "manifest.json").exists()
+
+
+def test_bench_detect_smoke(scripts, workdir: Path):
+    _, bench_detect, _ = scripts
+    rows = bench_detect.main([*TINY, "--workdir", str(workdir)])  # reuses the data set generated above
+    row = rows[0]
+    assert row["detect_events_per_second"] > 0 and row["bare_score_samples_seconds"] > 0
+    assert row["detect_to_bare_ratio"] > 1  # end to end includes reading and features, so it costs more
+    assert row["train_seconds"] > 0 and row["detect_peak_rss_bytes"] > 0
+
+
+def test_run_all_writes_results(scripts, tmp_path: Path):
+    _, _, run_all = scripts
+    out = run_all.main([*TINY, "--out", str(tmp_path / "RESULTS.md")])
+    text = out.read_text()
+    for part in ("## Machine", "cores", "scikit-learn", "## Generate", "## Train and detect", "## Targets",
+                 "detect >= 150k events/s at 3000"):
+        assert part in text
