@@ -87,6 +87,7 @@ def test_audit_record_is_read_with_a_csv_reader():
     )
     assert record.statement == "SELECT 1, 'a,b'\nFROM x"
     assert parse_parameters(record.parameter) == ["O''Brien, J", "42", ""]
+    assert parse_parameters("") == [""]  # a single NULL parameter, as PostgreSQL 15 + pgaudit 1.7 log it
     assert parse_parameters("<none>") is None and parse_parameters("<not logged>") is None
     with pytest.raises(RecordError):
         parse_audit_message('AUDIT: SESSION,1,1,READ,SELECT,TABLE,t,"unterminated')

@@ -127,16 +127,23 @@ def _source_force(tmp: Path) -> Path:
         from snoopwatch.synth import generate_dataset
     except ImportError:
         return ROOT.parent / "shared" / "example-dataset"
-    return generate_dataset(tmp / "force", fmt="parquet", staff=20, days=14, seed=3)
+    return generate_dataset(tmp / "force", fmt="parquet", staff=40, days=14, seed=3)
 
 
 def _slice(force: Path, out: Path) -> Path:
-    """The first SLICE events of the force with every context table, as a data set of its own."""
+    """SLICE events drawn (seeded) across the whole force, with every context table, as a data set of its own:
+    spread over the period so that rare actions (export, update) and labelled misuse are in it."""
+    import numpy as np
+
     from snoopwatch.dataset import save_dataset
 
     ds = load_dataset(force)
     tables = dict(ds.tables)
-    tables["events"] = ds.events.head(SLICE).reset_index(drop=True)
+    events = ds.events
+    if len(events) > SLICE:
+        keep = np.sort(np.random.default_rng(11).choice(len(events), size=SLICE, replace=False))
+        events = events.iloc[keep]
+    tables["events"] = events.reset_index(drop=True)
     if "labels" in tables:
         tables["labels"] = tables["labels"][tables["labels"]["event_id"].isin(tables["events"]["event_id"])]
     tables.pop("instances", None)
@@ -167,6 +174,11 @@ def round_trip(pg_server, tmp_path_factory):
     time.sleep(0.5)  # the logging collector writes asynchronously
     csv_files = sorted(logs.glob("*.csv"))
     json_files = sorted(logs.glob("*.json"))
+    snapshot = tmp / "log-snapshot"
+    snapshot.mkdir()
+    for path in csv_files:  # later tests replay more into the same server log
+        shutil.copy(path, snapshot / path.name)
+    csv_files = sorted(snapshot.glob("*.csv"))
     from_csv = convert_pgaudit(csv_files, MAPPING, tmp / "from-csv", context=sliced)
     from_json = convert_pgaudit(json_files, MAPPING, tmp / "from-json", context=sliced)
     print(f"\nreplayed {replayed.events} events in {replay_seconds:.1f} s")
@@ -221,3 +233,21 @@ def test_detect_runs_on_the_converted_log(round_trip):
     model = train(ds, seed=0)
     result = detect(ds, model)
     assert len(result.scores) == len(ds.events)
+
+
+def test_cli_replay_at_accelerated_time(pg_server, round_trip, tmp_path):
+    from click.testing import CliRunner
+
+    from snoopwatch.cli import cli
+
+    dsn, _ = pg_server
+    sliced = round_trip[0]
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["replay", str(sliced), "--dsn", dsn, "--limit", "5", "--speed", "1",
+                                      "--max-sleep", "0.2"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert "replayed 5 event(s)" in result.output
+    assert elapsed >= 0.2  # real pauses between events (gaps of minutes, each capped at 0.2 s)
+    bad = CliRunner().invoke(cli, ["replay", str(sliced), "--dsn", "postgresql://nobody@127.0.0.1:1/x", "--limit", "1"])
+    assert bad.exit_code == 2 and "cannot connect" in bad.output

@@ -68,6 +68,8 @@ def parse_parameters(field_text: str) -> list[str] | None:
     A NULL parameter and an empty string both come back as ''."""
     if field_text in _NO_PARAMETERS:
         return None
+    if field_text == "":  # one parameter, NULL or empty: pgaudit writes an empty list
+        return [""]
     return _one_csv_row(field_text, "pgaudit parameter list")
 
 

@@ -135,7 +135,7 @@ def statement_for(event: dict, search_values: dict[str, dict[str, str]]) -> tupl
         literal = "'" + (subject or NO_MATCH).replace("'", "''") + "'"
         column = where_subject if subject else f"{alias}.{search_column}"
         return f"COPY ({select} WHERE {column} = {literal}) TO STDOUT WITH (FORMAT csv)", (), True
-    if action == "view" and subject:
+    if action == "view":  # a view with no subject recorded still opens "a record": NULL key
         return f"{select} WHERE {where_subject} = $1", (subject,), False
     # search (and any other action): filter on the table's search column; the tag names the hit
     value = search_values.get(query_type, {}).get(subject, NO_MATCH) if subject else NO_MATCH
