@@ -37,12 +37,17 @@ def _literal(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _figure(width: float, height: float) -> Figure:
-    # Fixed size and constrained layout (not a tight bounding box): every chart is exactly as wide, so
-    # they scale alike in the page and their lettering matches.
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float, *, left: float = 0.62, right: float = 0.15, top: float = 0.34,
+            bottom: float = 0.42) -> Figure:
+    """A figure of fixed size with fixed margins (inches), laid out once.
+
+    Fixed sizes (not a tight bounding box) make every chart equally wide, so they scale alike in the
+    page; fixed margins instead of constrained layout halve the drawing time of a report.
+    """
+    fig = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
     fig.patch.set_facecolor("white")
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
     return fig
 
 
@@ -113,8 +118,9 @@ def timeline_chart(events: pd.DataFrame, lanes: list[tuple[str, str]], duty: pd.
     events: columns timestamp, action, lane (a key of `lanes`). lanes: (key, label) top to bottom.
     duty: columns start, end (None when there are no rosters).
     """
-    height = 0.9 + 0.30 * max(len(lanes), 1)
-    fig = _figure(8.2, min(height, 6.5))
+    height = 0.85 + 0.28 * max(len(lanes), 1)
+    longest = max((len(label) for _, label in lanes), default=10)
+    fig = _figure(8.2, min(height, 6.5), left=min(0.25 + 0.064 * longest, 3.4), top=0.3)
     ax = fig.add_subplot()
     _style(ax)
     ax.grid(axis="x", color=GRID, linewidth=0.6)
@@ -153,7 +159,7 @@ def hour_chart(person: np.ndarray, peers: np.ndarray | None, alerted: np.ndarray
     person, peers: 24 counts each (peers None when there is no role to compare with). alerted: 24 counts
     of the events behind the alert.
     """
-    fig = _figure(8.2, 2.0)
+    fig = _figure(8.2, 2.1, bottom=0.5)
     ax = fig.add_subplot()
     _style(ax)
     hours = np.arange(24)

@@ -39,6 +39,8 @@ MAX_LANES = 10
 MAX_EVENT_ROWS = 150
 NO_SUBJECT = "\x00none"
 OTHER_SUBJECTS = "\x00other"
+PERSONAL_LINKS = ("self", "surname", "neighbour", "declared", "colleague", "flag")
+SUBJECT_ROWS_OPEN = 12
 LANE_WORDS = {"self": "self", "surname": "surname", "neighbour": "neighbour", "declared": "declared",
               "colleague": "colleague", "case": "on their case"}
 
@@ -110,6 +112,9 @@ class _Builder:
         if events is None:
             raise ReportError("the data set has no events table; give the data set the alerts were computed on")
         self.events = events
+        self.event_users = events["user_id"].astype("string")
+        self.event_index = pd.Index(events["event_id"].astype("string")) if "event_id" in events.columns \
+            else pd.Index([], dtype="string")
         self.score_of = pd.Series(scores["score"].to_numpy(), index=scores["event_id"].to_numpy())
         self.score_of = self.score_of[~self.score_of.index.duplicated()]
         self.codes_of = pd.Series(scores["reasons"].to_numpy(), index=scores["event_id"].to_numpy())
@@ -138,6 +143,7 @@ class _Builder:
         carded = people[:max_people]
         hours = self._hour_counts([p["user_id"] for p in carded])
         reference = self._daily_reference()
+        self.daily_max = self._daily_max([p["user_id"] for p in carded])
         cards = [self._card(rank, person, by_user[person["user_id"]], hours, reference)
                  for rank, person in enumerate(carded, start=1)]
         return {
@@ -204,23 +210,30 @@ class _Builder:
     # ---- shared lookups -----------------------------------------------------------------------------
     def _hour_counts(self, users: list[str]) -> dict:
         """Events per hour of day (display zone): per carded user, and per role across everybody."""
-        events = self.events
-        hour = events["timestamp"].dt.tz_convert(self.tz).dt.hour.to_numpy()
-        user = events["user_id"].astype("string").to_numpy()
+        hour = self.events["timestamp"].dt.tz_convert(self.tz).dt.hour.to_numpy()
+        user = self.event_users
         result: dict = {"user": {}, "role": {}}
-        mask = np.isin(user, users)
+        mask = user.isin(users).to_numpy(dtype=bool)
         if mask.any():
-            table = pd.crosstab(pd.Series(user[mask], name="u"), pd.Series(hour[mask], name="h"))
+            table = pd.crosstab(pd.Series(user.to_numpy()[mask], name="u"), pd.Series(hour[mask], name="h"))
             table = table.reindex(columns=range(24), fill_value=0)
             result["user"] = {u: table.loc[u].to_numpy() for u in table.index}
         if self.roles is not None:
-            role = pd.Series(user).map(self.roles).to_numpy()
-            known = pd.notna(role)
+            role = user.map(self.roles)
+            known = role.notna().to_numpy(dtype=bool)
             if known.any():
-                table = pd.crosstab(pd.Series(role[known], name="r"), pd.Series(hour[known], name="h"))
+                table = pd.crosstab(pd.Series(role.to_numpy()[known], name="r"), pd.Series(hour[known], name="h"))
                 table = table.reindex(columns=range(24), fill_value=0)
                 result["role"] = {r: table.loc[r].to_numpy() for r in table.index}
         return result
+
+    def _daily_max(self, users: list[str]) -> dict[str, pd.DataFrame]:
+        """Per carded user: the highest event score of each day (columns day, score)."""
+        mine = self.scores[self.scores["user_id"].isin(users)]
+        if mine.empty:
+            return {}
+        daily = mine.groupby([mine["user_id"], mine["timestamp"].dt.floor("D").rename("day")], observed=True)["score"].max()
+        return {str(u): frame.reset_index(level=0, drop=True).reset_index() for u, frame in daily.groupby(level=0)}
 
     def _daily_reference(self) -> pd.Series:
         """The force-wide 99th percentile of event scores per day (the risk chart's yardstick)."""
@@ -234,15 +247,19 @@ class _Builder:
         user_id = person["user_id"]
         record = staff_record(self.dataset, user_id)
         wanted = list(dict.fromkeys(e for a in alerts for e in a["event_ids"]))
-        events = self.events
-        ids = events["event_id"].astype("string")
-        behind = events[ids.isin(wanted)].sort_values("timestamp", kind="stable").copy()
+        positions = self.event_index.get_indexer_for(pd.Index(wanted, dtype="string"))
+        behind = self.events.iloc[np.sort(positions[positions >= 0])].sort_values("timestamp", kind="stable").copy()
         behind["event_id"] = behind["event_id"].astype("string")
         behind["score"] = behind["event_id"].map(self.score_of).astype("float64")
         subjects = behind["subject_id"].astype("string") if "subject_id" in behind.columns \
             else pd.Series(pd.NA, index=behind.index, dtype="string")
         counts = subjects.value_counts()
         relations = subject_relations(self.dataset, user_id, [str(s) for s in counts.index])
+        # Subjects with a personal link to the person first (what an investigator checks), then by look-ups.
+        linked = np.array([any(k in PERSONAL_LINKS for k, _ in relations[str(s)]["tags"]) for s in counts.index],
+                          dtype=bool)
+        order = np.lexsort((counts.index.astype(str).to_numpy(), -counts.to_numpy(), ~linked))
+        counts = counts.iloc[order]
         duty = on_duty(self.dataset, user_id, behind["timestamp"])
         window = (min(a["window_start"] for a in alerts), max(a["window_end"] for a in alerts))
         if len(behind):
@@ -263,7 +280,7 @@ class _Builder:
                       "off_duty": off_duty, "no_case": no_case,
                       "first": self.when(behind["timestamp"].min()) if len(behind) else "",
                       "last": self.when(behind["timestamp"].max()) if len(behind) else ""},
-            "subjects": subject_rows,
+            "subjects": subject_rows[:SUBJECT_ROWS_OPEN], "subjects_more": subject_rows[SUBJECT_ROWS_OPEN:],
             "events": self._event_rows(behind, relations, duty),
             "events_hidden": max(len(behind) - MAX_EVENT_ROWS, 0),
             "chart_risk": chart_risk, "chart_timeline": chart_timeline, "chart_hours": chart_hours,
@@ -285,17 +302,21 @@ class _Builder:
 
     def _subject_rows(self, behind: pd.DataFrame, subjects: pd.Series, counts: pd.Series,
                       relations: dict[str, dict]) -> list[dict]:
+        times = behind["timestamp"].groupby(subjects.to_numpy(), dropna=True).agg(["min", "max"])
+        refs: dict[str, list[str]] = {}
+        if "case_ref" in behind.columns:
+            pairs = pd.DataFrame({"s": subjects.to_numpy(), "r": behind["case_ref"].astype("string").to_numpy()})
+            pairs = pairs.dropna().drop_duplicates()
+            refs = {str(k): list(v) for k, v in pairs.groupby("s")["r"]}
         rows = []
         for sid, n in counts.items():
-            mask = (subjects == sid).to_numpy()
-            refs = behind.loc[mask, "case_ref"].dropna().astype("string").unique().tolist() \
-                if "case_ref" in behind.columns else []
             rel = relations.get(str(sid), {"name": "", "postcode": "", "tags": []})
+            mine = refs.get(str(sid), [])
             rows.append({"subject_id": str(sid), "name": rel["name"], "postcode": rel["postcode"],
                          "tags": [{"kind": k, "text": t} for k, t in rel["tags"]], "lookups": int(n),
-                         "first": self.when(behind.loc[mask, "timestamp"].min(), "%Y-%m-%d"),
-                         "last": self.when(behind.loc[mask, "timestamp"].max(), "%Y-%m-%d"),
-                         "case_refs": refs[:4], "more_refs": max(len(refs) - 4, 0)})
+                         "first": self.when(times.at[sid, "min"], "%Y-%m-%d"),
+                         "last": self.when(times.at[sid, "max"], "%Y-%m-%d") if n > 1 else "",
+                         "case_refs": mine[:4], "more_refs": max(len(mine) - 4, 0)})
         lists = int(subjects.isna().sum())
         if lists:
             rows.append({"subject_id": "", "name": "no single record (list or nothing returned)", "postcode": "",
@@ -323,10 +344,9 @@ class _Builder:
 
     # ---- charts -------------------------------------------------------------------------------------
     def _risk_chart(self, user_id: str, alerts: list[dict], reference: pd.Series) -> str | None:
-        mine = self.scores[self.scores["user_id"] == user_id]
-        if mine.empty:
+        daily = self.daily_max.get(user_id)
+        if daily is None or daily.empty:
             return None
-        daily = mine.groupby(mine["timestamp"].dt.floor("D"))["score"].max().rename_axis("day").reset_index()
         return charts.risk_chart(daily, reference, [(a["window_start"], a["window_end"]) for a in alerts], self.tz)
 
     def _timeline_chart(self, behind: pd.DataFrame, subjects: pd.Series, counts: pd.Series,
@@ -339,9 +359,9 @@ class _Builder:
             rel = relations.get(sid, {"name": "", "tags": []})
             words = ", ".join(dict.fromkeys(LANE_WORDS.get(k, t) for k, t in rel["tags"]))
             name = rel["name"] or sid
-            name = name if len(name) <= 28 else name[:26] + "..."
+            name = name if len(name) <= 26 else name[:24] + "..."
             label = name + (f" ({words})" if words else "")
-            lanes.append((sid, label if len(label) <= 64 else label[:62] + "..."))
+            lanes.append((sid, label if len(label) <= 50 else label[:48] + "..."))
         if counts.size > MAX_LANES:
             lanes.append((OTHER_SUBJECTS, f"{counts.size - MAX_LANES} other subjects"))
         if subjects.isna().any():
