@@ -205,3 +205,21 @@ def test_cli_end_to_end(toy: Path, tmp_path: Path):
 def test_feature_detectors_listed_with_reasons():
     assert set(DETECTORS) == {"snoopwatch", "rules", "counts-iforest", "random", "lof", "ecod", "hbos"}
     assert unavailable_reason("random") is None
+
+
+def test_cli_multi_seed_mode_generates_and_aggregates(tmp_path: Path):
+    pytest.importorskip("snoopwatch.synth")
+    out = tmp_path / "seeds"
+    result = CliRunner().invoke(cli, ["evaluate", "--seeds", "2", "--staff", "40", "--days", "28",
+                                      "--detectors", "counts-iforest,random", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "mean ± standard deviation over 2 seed(s)" in result.stdout and " ± " in result.stdout
+    data = json.loads((out / "results.json").read_text())
+    assert data["version"] == 1 and data["seeds"] == [0, 1] and len(data["evaluations"]) == 2
+    auc = next(r for r in data["records"] if (r["detector"], r["scenario"], r["metric"]) == ("random", "all", "auc"))
+    per_seed = [next(r["value"] for r in e["records"] if (r["detector"], r["scenario"], r["metric"]) == ("random", "all", "auc"))
+                for e in data["evaluations"]]
+    assert auc["n"] == 2 and auc["mean"] == pytest.approx(np.mean(per_seed))
+    assert (out / "scenario_recall.png").exists()
+    clash = CliRunner().invoke(cli, ["evaluate", str(tmp_path), "--seeds", "2"])
+    assert clash.exit_code == 2 and "not both" in clash.output

@@ -263,13 +263,14 @@ class SeedsEvaluation:
 
 
 def aggregate(evaluations: Sequence[Evaluation]) -> list[dict[str, Any]]:
-    """Mean and sample standard deviation (ddof=1; 0 for one seed) of every figure over the evaluations."""
+    """Mean and sample standard deviation (ddof=1; NaN for a single value) of every figure over the
+    evaluations; NaN values (e.g. days to detect when nothing was caught) are left out, `n` counts the rest."""
     frame = pd.DataFrame([r for e in evaluations for r in e.records])
     if frame.empty:
         return []
     frame["budget"] = frame["budget"].astype(float).fillna(-1.0)
     grouped = frame.groupby(["detector", "scenario", "budget", "metric"], sort=False)["value"]
-    out = grouped.agg(mean="mean", std=lambda v: float(v.std(ddof=1)) if v.notna().sum() > 1 else 0.0,
+    out = grouped.agg(mean="mean", std=lambda v: float(v.std(ddof=1)) if v.notna().sum() > 1 else float("nan"),
                       n="count").reset_index()
     out["budget"] = out["budget"].where(out["budget"] >= 0, None)
     return [{k: (None if isinstance(v, float) and k == "budget" and np.isnan(v) else v) for k, v in row.items()}
