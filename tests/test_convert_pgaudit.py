@@ -159,7 +159,7 @@ def test_tag_round_trip_and_mapping_errors():
 
 
 def test_pg_time_formats():
-    assert parse_pg_time("2025-03-04 19:41:07.250 UTC", None) == "2025-03-04T19:41:07.250000Z"
+    assert parse_pg_time("2025-03-04 19:41:07.250 UTC", None) == "2025-03-04T19:41:07.250Z"
     assert parse_pg_time("2025-07-04 19:41:07 +01", None) == "2025-07-04T18:41:07Z"
     with pytest.raises(RecordError, match="log_timezone"):
         parse_pg_time("2025-07-04 19:41:07 CEST", None)
@@ -174,3 +174,10 @@ def test_cli_convert_pgaudit(tmp_path):
     missing = CliRunner().invoke(cli, ["convert", "pgaudit", str(FIXTURES / "pg15-stderr.log"), "--mapping", str(MAPPING),
                                        "--out", str(tmp_path / "o2")])
     assert missing.exit_code == 2 and "--prefix" in missing.output
+
+
+def test_packaged_example_mapping_is_the_documented_one():
+    result = CliRunner().invoke(cli, ["convert", "example-mapping"])
+    assert result.exit_code == 0
+    assert result.output == MAPPING.read_text(encoding="utf-8")
+    assert parse_mapping(__import__("tomllib").loads(result.output)).tables[0].query_type == "vehicle"

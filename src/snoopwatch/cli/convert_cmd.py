@@ -35,8 +35,8 @@ def convert() -> None:
     """Convert real audit logs into a data set (see shared/DATASET.md).
 
     Every input record is accounted for: converted, skipped as not relevant (counted by kind), or
-    rejected with its reason in DATASET/rejects/. Event ids are derived from the content, so the same
-    log always gives the same ids.
+    rejected with its reason in DATASET/rejects/. Event ids come from the tag's event= key when the
+    application sets one, otherwise from the event's content, so the same log always gives the same ids.
     """
 
 
@@ -103,6 +103,14 @@ def convert_csv_cmd(file, column_map, value_maps, constants, timezone, out, fmt,
                            values=parse_value_maps(value_maps), constants=parse_pairs(constants, "--set"),
                            fmt=fmt, context=context, answer_key=answer_key)
     _print_report(report)
+
+
+@convert.command("example-mapping")
+def convert_example_mapping_cmd() -> None:
+    """Print the documented example mapping (for the schema `replay` creates); redirect it to a file and edit."""
+    from snoopwatch.convert.mapping import example_mapping_text
+
+    click.echo(example_mapping_text(), nl=False)
 
 
 @click.command()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from snoopwatch.convert.common import EVENT_COLUMNS
@@ -81,6 +82,8 @@ class Mapping:
     tag_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TAG_KEYS))
     system: str | None = None
     path: str | None = None
+    # tables touched -> matching rules (a statement shape repeats millions of times in a log)
+    table_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -252,7 +255,13 @@ def subject_from_statement(rule: TableRule, stmt: Statement) -> str | None:
 
 def mapped_tables(mapping: Mapping, tables: list[str]) -> list[TableRule]:
     """Mapping rules for the tables a statement touched, in the mapping's priority order."""
-    return [rule for rule in mapping.tables if any(rule.matches(t) for t in tables)]
+    key = tuple(tables)
+    found = mapping.table_cache.get(key)
+    if found is None:
+        found = [rule for rule in mapping.tables if any(rule.matches(t) for t in tables)]
+        if len(mapping.table_cache) < 10_000:
+            mapping.table_cache[key] = found
+    return found
 
 
 def interpret(mapping: Mapping, stmt: Statement) -> tuple[str, dict | str]:
@@ -304,3 +313,8 @@ def interpret(mapping: Mapping, stmt: Statement) -> tuple[str, dict | str]:
         return "skip", f"no action rule for {'/'.join(sorted(stmt.commands)) or 'this command'}"
     row["source"] = stmt.source
     return "event", row
+
+
+def example_mapping_text() -> str:
+    """The documented example mapping shipped with the package (same text as examples/mapping-pgaudit.toml)."""
+    return resources.files("snoopwatch.convert").joinpath("mapping-pgaudit.toml").read_text(encoding="utf-8")

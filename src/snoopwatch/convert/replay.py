@@ -261,6 +261,18 @@ def _setup(conn, sql, tables: dict[str, pd.DataFrame], events: pd.DataFrame, use
     return search_values
 
 
+def _execute(conn, tag: str, text: str, params: tuple, is_copy: bool) -> None:
+    """Run one replayed statement from the member of staff's own connection."""
+    with conn.cursor() as cur:
+        if is_copy:
+            with cur.copy(tag + " " + text) as copy:
+                for _ in copy:
+                    pass
+        else:
+            # Real bind parameters: psycopg sends %s as $1 with the value apart (server-side binding).
+            cur.execute(tag.replace("%", "%%") + " " + text.replace("$1", "%s"), params)
+
+
 def replay_dataset(
     dataset: str | Path,
     dsn: str,
@@ -298,7 +310,11 @@ def replay_dataset(
         raise ConversionError(f"cannot connect to {dsn!r}: {str(error).strip().splitlines()[0]}") from error
     connections: OrderedDict[str, object] = OrderedDict()
     try:
-        search_values = _setup(admin, sql, ds.tables, events, users, role_password, report)
+        try:
+            search_values = _setup(admin, sql, ds.tables, events, users, role_password, report)
+        except psycopg.Error as error:
+            raise ConversionError(f"setting up the replay database failed ({str(error).strip().splitlines()[0]}); "
+                                  "connect as a role that may create schemas and roles") from error
         previous = None
         for index, event in enumerate(records):
             moment = pd.Timestamp(event["timestamp"])
@@ -325,14 +341,11 @@ def replay_dataset(
             text, params, is_copy = statement_for(event, search_values)
             is_search = event.get("action") not in ("view", "update", "export") or not event.get("subject_id")
             tag = _tag_for(event, search=is_search and event.get("action") != "export")
-            with conn.cursor() as cur:
-                if is_copy:
-                    with cur.copy(tag + " " + text) as copy:
-                        for _ in copy:
-                            pass
-                else:
-                    # Real bind parameters: psycopg sends %s as $1 with the value apart (server-side binding).
-                    cur.execute(tag.replace("%", "%%") + " " + text.replace("$1", "%s"), params)
+            try:
+                _execute(conn, tag, text, params, is_copy)
+            except psycopg.Error as error:
+                raise ConversionError(f"replaying event {event.get('event_id')} as {role_name(user)} failed "
+                                      f"({str(error).strip().splitlines()[0]})") from error
             report.events += 1
             report.by_action[event.get("action") or ""] += 1
             if progress is not None:
