@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snoopwatch.cli import cli
 from snoopwatch.convert.mapping import format_tag, load_mapping, parse_mapping, parse_tag
@@ -181,3 +183,44 @@ def test_packaged_example_mapping_is_the_documented_one():
     assert result.exit_code == 0
     assert result.output == MAPPING.read_text(encoding="utf-8")
     assert parse_mapping(__import__("tomllib").loads(result.output)).tables[0].query_type == "vehicle"
+
+
+def test_session_and_object_lines_of_one_statement_make_one_event(tmp_path):
+    log = tmp_path / "object.log"
+    statement = '"/* user=PC9 */ SELECT * FROM intel.people p WHERE p.person_id = $1",P7'
+    log.write_text(
+        f"2025-03-04 10:00:00.000 UTC [1] sw_pc9@intel rms LOG:  AUDIT: SESSION,3,1,READ,SELECT,TABLE,intel.people,{statement}\n"
+        f"2025-03-04 10:00:00.000 UTC [1] sw_pc9@intel rms LOG:  AUDIT: OBJECT,3,1,READ,SELECT,TABLE,intel.people,{statement}\n"
+        f"2025-03-04 10:00:02.000 UTC [1] sw_pc9@intel rms LOG:  AUDIT: OBJECT,4,1,READ,SELECT,TABLE,intel.people,{statement}\n",
+        encoding="utf-8")
+    frame, report = _rows([log], prefix=PREFIX)
+    assert frame["subject_id"].tolist() == ["P7", "P7"]
+    assert frame["timestamp"].tolist() == ["2025-03-04T10:00:00.000Z", "2025-03-04T10:00:02.000Z"]
+    assert report.converted == 3 and report.records == report.accounted
+
+
+def _csv_field(value: str) -> str:
+    """One CSV field as PostgreSQL's csvlog and pgaudit's append_valid_csv write it."""
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\r\n') else value
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(statement=_TEXT, params=st.lists(_TEXT, min_size=1, max_size=4))
+def test_any_statement_and_parameters_survive_three_levels_of_csv(tmp_path_factory, statement, params):
+    param_list = ",".join(_csv_field(p) for p in params)
+    record = ",".join(["SESSION", "1", "1", "READ", "SELECT", "TABLE", "intel.people",
+                       _csv_field(f"/* user=U1 */ SELECT * FROM intel.people p WHERE p.person_id = $1 -- {statement}"),
+                       _csv_field(param_list)])
+    message = "AUDIT: " + record
+    row = ["2025-03-04 10:00:00.000 UTC", "sw_u1", "intel", "1", "", "abc.1", "1", "SELECT", "", "", "0", "LOG",
+           "00000", message, *[""] * 8, "rms", "client backend", "", "0"]
+    log = tmp_path_factory.mktemp("hyp") / "x.csv"
+    log.write_text(",".join(_csv_field(v) for v in row) + "\n", encoding="utf-8", newline="")
+    parsed = parse_audit_message(message)
+    assert parsed.statement.endswith(statement) and parse_parameters(parsed.parameter) == params
+    frame, report = _rows([log])
+    assert report.records == 1 and report.converted == 1
+    assert frame["subject_id"].tolist() == [params[0] or None]
