@@ -320,7 +320,8 @@ def _build_operations(rng, book: CaseBook, staff: Staff, pools_by: dict, start: 
             k_team = min(team.size, int(rng.integers(2, 6)))
             book.assign(np.full(k_team, c), team[rng.permutation(team.size)[:k_team]])
         if analysts.size:
-            book.assign([c], [analysts[rng.integers(0, analysts.size)]])
+            k_an = min(analysts.size, int(rng.integers(1, 4)))
+            book.assign(np.full(k_an, c), analysts[rng.permutation(analysts.size)[:k_an]])
         k = int(rng.integers(4, 13))
         area = np.full(k, UNIT_AREA[unit[i]])
         nominals = np.unique(pools_by["ocg"].draw(rng, area))

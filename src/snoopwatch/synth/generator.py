@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from snoopwatch import __version__
 from snoopwatch.errors import SnoopwatchError
@@ -137,10 +136,10 @@ def generate(cfg: SynthConfig | None = None, progress=None, **fields) -> World:
     misuse, instances = plan.realise(ctx)
     tick("tables", 5)
     events = EventBlock.concat([normal, misuse])
-    keep = (events.time >= start) & (events.time < end)
-    events = events.take(np.flatnonzero(keep))
-    order = np.lexsort((events.instance, events.action, events.user, events.time))
-    events = events.take(order)
+    keep = np.flatnonzero((events.time >= start) & (events.time < end))
+    # One sort key: time, then user, then action (ties keep generation order, which is deterministic).
+    key = ((events.time[keep] - start) << 22 | events.user[keep].astype(np.int64)) << 2 | events.action[keep]
+    events = events.take(keep[np.argsort(key, kind="stable")])
     tables = _tables(ctx, events, instances)
     manifest = _manifest(cfg, tables, start, end)
     tick("generated", 7)
@@ -238,8 +237,7 @@ def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame) -> dict[str, 
         "relation": _cat(rel.relation[dec], RELATIONS),
     })
     n = len(ev)
-    width = max(9, len(str(n)))
-    event_ids = pc.binary_join_element_wise("E", pc.utf8_lpad(pa.array(np.arange(1, n + 1)).cast(pa.string()), width, "0"), "")
+    event_ids = _event_ids(n)
     events = pd.DataFrame({
         "event_id": pd.Series(pd.arrays.ArrowStringArray(event_ids), dtype=TEXT),
         "timestamp": to_timestamps(ev.time),
@@ -266,6 +264,20 @@ def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame) -> dict[str, 
     return {"events": events, "staff": staff_tab, "subjects": subj_tab, "cases": case_tab, "case_subjects": cs_tab,
             "case_staff": cst_tab, "rosters": ros_tab, "associations": assoc_tab, "labels": labels,
             "instances": inst_tab}
+
+
+def _event_ids(n: int) -> pa.StringArray:
+    """E000000001, E000000002, ...: fixed-width ids built straight into an Arrow string buffer."""
+    width = max(9, len(str(n)))
+    number = np.arange(1, n + 1, dtype=np.int64)
+    chars = np.empty((n, width + 1), dtype=np.uint8)
+    chars[:, 0] = ord("E")
+    for k in range(width):
+        chars[:, width - k] = (number // 10**k) % 10 + ord("0")
+    offsets = np.arange(0, (n + 1) * (width + 1), width + 1, dtype=np.int32 if (n + 1) * (width + 1) < 2**31 else np.int64)
+    kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    array = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(chars.reshape(-1))])
+    return array.cast(pa.string()) if kind != pa.string() else array
 
 
 def _reference_texts(ctx: Context) -> np.ndarray:

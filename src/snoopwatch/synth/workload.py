@@ -104,12 +104,13 @@ def _lookups_for_role(ctx: Context, role_name: str) -> EventBlock:
     unit = ctx.staff.unit[user]
 
     own = purpose == P["own"]
-    case[own] = ctx.users_case(user[own], t[own], lookback[own])
-    unit_p = (purpose == P["unit"]) | (own & (case < 0) & (rng.random(m) < 0.6))
-    case[unit_p] = ctx.units_case(unit[unit_p], t[unit_p], np.maximum(lookback[unit_p], 3 * DAY))
+    case[own] = ctx.users_case(user[own], t[own], lookback[own], tries=6)
+    # A user with no open case of their own at that moment works on one of the unit's.
+    unit_p = (purpose == P["unit"]) | (own & (case < 0))
+    case[unit_p] = ctx.units_case(unit[unit_p], t[unit_p], np.maximum(lookback[unit_p], 3 * DAY), tries=4)
     if role_name in _RECENT_PREFIX:
         prefix, back = _RECENT_PREFIX[role_name]
-        rec = purpose == P["recent"]
+        rec = (purpose == P["recent"]) | (own & (case < 0))
         case[rec] = ctx.recent_case(prefix, t[rec], back)
     arrest = purpose == P["arrest"]
     if arrest.any():
