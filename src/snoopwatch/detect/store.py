@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -33,16 +34,44 @@ TRUSTED_TYPES = (
     "sklearn.tree._tree.Tree",
 )
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+# Object ids skops writes: "__id__": N and array files "N.npy".
+_IDS = re.compile(r'("__id__": )(\d+)()|(")(\d+)(\.npy")')
 
 
 def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _repack(payload: bytes) -> bytes:
+    """The skops zip made reproducible: object ids (memory addresses) renumbered in order of appearance
+    and fixed entry times, so the same model always gives the same bytes."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as source:
+        entries = {item.filename: source.read(item.filename) for item in source.infolist()}
+    schema = entries.pop("schema.json").decode("utf-8")
+    numbers: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        head, number, tail = (match.group(1, 2, 3) if match.group(2) is not None else match.group(4, 5, 6))
+        return head + numbers.setdefault(number, str(len(numbers) + 1)) + tail
+
+    schema = _IDS.sub(renumber, schema)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        info = zipfile.ZipInfo("schema.json", date_time=_FIXED_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        target.writestr(info, schema.encode("utf-8"))
+        for name in sorted(entries, key=lambda n: int(numbers.get(n.split(".")[0], "0")) if n.endswith(".npy") else 0):
+            stem, _, ext = name.partition(".")
+            info = zipfile.ZipInfo(f"{numbers.get(stem, stem)}.{ext}", date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, entries[name])
+    return out.getvalue()
+
+
 def save_model(model: TrainedModel, path: str | Path) -> Path:
     """Write the model file atomically; returns the path. Sets model.file_hash."""
     path = Path(path)
-    payload = sio.dumps(model.estimator)
+    payload = _repack(sio.dumps(model.estimator))
     untrusted = [t for t in sio.get_untrusted_types(data=payload) if t not in TRUSTED_TYPES]
     if untrusted:  # a bug in snoopwatch, not a user error: the list above must name every type we write
         raise RuntimeError(f"model holds types missing from TRUSTED_TYPES: {untrusted}")

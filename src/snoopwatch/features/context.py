@@ -95,8 +95,18 @@ def build_context(dataset: Dataset) -> Context:
     events = dataset.events
     t_raw = seconds(events["timestamp"])
     order = np.argsort(t_raw, kind="stable")
-    if np.all(order == np.arange(len(order))):
-        order = np.arange(len(order))
+    # Events at the same instant are ordered by event_id, so features never depend on row order.
+    sorted_t = t_raw[order]
+    tied = np.zeros(len(order), dtype=bool)
+    if len(order) > 1:
+        same = sorted_t[1:] == sorted_t[:-1]
+        tied[1:] |= same
+        tied[:-1] |= same
+    if tied.any() and "event_id" in events.columns:
+        positions = np.flatnonzero(tied)
+        rows = order[positions]
+        ids = events["event_id"].to_numpy()[rows].astype(str)
+        order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
     tables = dataset.tables
     ev = events.iloc[order] if len(order) else events
 

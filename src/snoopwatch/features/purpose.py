@@ -151,10 +151,12 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     # A reference to an open case the user (or requester) works explains the access fully when the
     # subject is on that case or there is no subject; a subject the case does not hold is only half
     # explained (a real reference is easy to type).
+    # A reference to any open case that holds the subject (custody booking in another unit's arrest,
+    # a detective helping a colleague) is a plausible work context: half explained too.
     subject_fits = (ctx.subject < 0) | (out["subject_on_case"] > 0)
     ref_level = (user_on_case | requester_on_case) & case_open
     user_level = on_user_now | on_requester | (ref_level & subject_fits)
-    unit_level = on_unit | (unit_on_case & case_open) | ref_level
+    unit_level = on_unit | (unit_on_case & case_open) | ref_level | (case_open & (out["subject_on_case"] > 0))
     out["subject_on_other_unit_case"] = (on_any & ~on_unit & ~user_level).astype(np.float32)
     explained = np.where(user_level, 1.0, np.where(unit_level, 0.5, 0.0))
     out["explained_by_case"] = explained.astype(np.float32)

@@ -1,0 +1,88 @@
+"""SnoopwatchForest: scikit-learn contract, sign convention, directed scoring, and reasons that name the feature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from snoopwatch.detect import SnoopwatchForest
+from snoopwatch.detect.reasons import event_reason_codes
+from snoopwatch.features import BY_NAME
+
+# Real feature names with their real directions, on a synthetic "normal" matrix.
+NAMES = ["surname_match_rarity", "same_postcode_sector", "off_roster", "explained_by_case", "prior_unexplained_days",
+         "crowd_excess", "subject_vip", "hour_rarity_user", "is_export", "day_volume_vs_role"]
+DIRECTIONS = [BY_NAME[n].direction for n in NAMES]
+
+
+def _normal(n: int = 4000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([
+        np.where(rng.random(n) < 0.002, 0.2, 0.0),      # surname match: rare and common names only
+        (rng.random(n) < 0.02).astype(float),           # same sector
+        (rng.random(n) < 0.01).astype(float),           # off roster
+        rng.choice([0.0, 0.5, 1.0], n, p=[0.03, 0.17, 0.8]),  # explained (rarely not at all)
+        np.log1p(rng.poisson(0.3, n)),                  # earlier unexplained days
+        rng.normal(0, 0.3, n),                          # crowd excess
+        (rng.random(n) < 0.001).astype(float),          # vip
+        rng.gamma(4, 0.5, n),                           # hour rarity
+        (rng.random(n) < 0.03).astype(float),           # export
+        rng.normal(0, 0.5, n),                          # volume vs role
+    ])
+    return X.astype(np.float32)
+
+
+def test_estimator_contract():
+    est = SnoopwatchForest(n_estimators=20, directions=DIRECTIONS, random_state=3)
+    assert est.get_params()["n_estimators"] == 20 and not hasattr(est, "forest_")
+    with pytest.raises(NotFittedError):
+        est.score_samples(_normal(10))
+    X = _normal()
+    assert est.fit(X) is est
+    assert all(hasattr(est, a) for a in ("forest_", "floor_", "signs_", "n_features_in_"))
+    again = clone(est).fit(X)
+    np.testing.assert_array_equal(est.score_samples(X[:50]), again.score_samples(X[:50]))  # one random_state
+    with pytest.raises(ValueError):
+        SnoopwatchForest(directions=[1, 2]).fit(X[:, :2])
+    with pytest.raises(ValueError):
+        est.score_samples(X[:, :3])
+
+
+def test_higher_is_more_suspicious_and_only_in_the_suspicious_direction():
+    X = _normal()
+    est = SnoopwatchForest(n_estimators=100, directions=DIRECTIONS, random_state=0).fit(X)
+    typical = np.median(X, axis=0)
+    suspicious = typical.copy()
+    suspicious[[0, 1, 2]] = [0.9, 1.0, 1.0]      # rare surname, same sector, off duty
+    suspicious[3] = 0.0                          # unexplained
+    too_good = typical.copy()
+    too_good[7] = 0.0                            # an unusually ordinary hour: rare, but not suspicious
+    too_good[5] = -2.0                           # far fewer people than usual on the subject
+    scores = est.score_samples(np.vstack([typical, suspicious, too_good]).astype(np.float32))
+    assert scores[1] > scores[0] + 0.1
+    assert scores[2] <= scores[0] + 1e-6
+    surprise = est.score_surprise(scores)
+    assert surprise[1] > 2 and surprise[0] < 1
+
+
+@pytest.mark.parametrize("k", range(len(NAMES)))
+def test_top_reason_names_the_one_feature_that_differs(k):
+    """Plant an event equal to a typical one except in one feature; its first reason must name it."""
+    X = _normal()
+    est = SnoopwatchForest(n_estimators=20, directions=DIRECTIONS, random_state=0).fit(X)
+    planted = np.median(X, axis=0)
+    extreme = {0: 0.9, 1: 1.0, 2: 1.0, 3: 0.0, 4: np.log1p(12), 5: 3.0, 6: 1.0, 7: 9.0, 8: 1.0, 9: 3.0}
+    planted[k] = extreme[k]
+    surprise = est.feature_surprise(planted[None, :].astype(np.float32))
+    assert surprise[0].argmax() == k
+    codes = event_reason_codes(surprise, NAMES)[0].split(";")
+    assert codes[0] == BY_NAME[NAMES[k]].reason
+
+
+def test_typical_events_get_no_reasons():
+    X = _normal()
+    est = SnoopwatchForest(n_estimators=20, directions=DIRECTIONS, random_state=0).fit(X)
+    surprise = est.feature_surprise(np.median(X, axis=0)[None, :].astype(np.float32))
+    assert event_reason_codes(surprise, NAMES)[0] == ""

@@ -1,0 +1,101 @@
+"""Model file: round trip, envelope contents, refusal of tampered files and untrusted types (before loading)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from snoopwatch.detect import load_model, read_envelope, save_model, train
+from snoopwatch.detect._toy import toy_dataset
+from snoopwatch.errors import ModelError
+from snoopwatch.features import build_features
+
+
+@pytest.fixture(scope="module")
+def trained():
+    ds = toy_dataset(days=20, planted=False)
+    return ds, train(ds, until="2025-01-20", seed=5)
+
+
+def test_round_trip_scores_identically(tmp_path, trained):
+    ds, model = trained
+    path = save_model(model, tmp_path / "m.skops")
+    loaded = load_model(path)
+    assert loaded.features == model.features and loaded.file_hash.startswith("sha256:")
+    frame = build_features(ds).frame
+    np.testing.assert_array_equal(model.event_scores(frame)[0], loaded.event_scores(frame)[0])
+    env = read_envelope(path)
+    for key in ("snoopwatch", "scikit-learn", "numpy", "features", "training_window", "seed", "data_hash",
+                "payload_sha256", "trusted_types"):
+        assert key in env, key
+    assert env["seed"] == 5 and env["until"].startswith("2025-01-20")
+
+
+def test_same_data_and_seed_same_bytes(tmp_path, trained):
+    ds, model = trained
+    again = train(ds, until="2025-01-20", seed=5)
+    a = save_model(model, tmp_path / "a.skops").read_bytes()
+    b = save_model(again, tmp_path / "b.skops").read_bytes()
+    assert a == b
+
+
+def _rewrite(path, envelope=None, payload=None):
+    with zipfile.ZipFile(path) as z:
+        env = json.loads(z.read("envelope.json"))
+        data = z.read("model.skops")
+    env = envelope(env) if envelope else env
+    data = payload if payload is not None else data
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("envelope.json", json.dumps(env))
+        z.writestr("model.skops", data)
+    path.write_bytes(buf.getvalue())
+
+
+def test_changed_payload_is_refused(tmp_path, trained):
+    path = save_model(trained[1], tmp_path / "m.skops")
+    with zipfile.ZipFile(path) as z:
+        data = bytearray(z.read("model.skops"))
+    data[len(data) // 2] ^= 0xFF
+    _rewrite(path, payload=bytes(data))
+    with pytest.raises(ModelError, match="hash"):
+        load_model(path)
+
+
+class Planted:
+    """A type no snoopwatch model holds; loading must stop before it is ever built."""
+
+    built = 0
+
+    def __setstate__(self, state):
+        Planted.built += 1
+        self.__dict__.update(state)
+
+
+def test_untrusted_type_is_refused_before_anything_runs(tmp_path, trained):
+    path = save_model(trained[1], tmp_path / "m.skops")
+    evil = sio.dumps(Planted())
+    import hashlib
+    digest = "sha256:" + hashlib.sha256(evil).hexdigest()
+    _rewrite(path, envelope=lambda env: {**env, "payload_sha256": digest}, payload=evil)
+    with pytest.raises(ModelError, match="does not trust"):
+        load_model(path)
+    assert Planted.built == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
+def test_garbage_is_refused(tmp_path, content):
+    path = tmp_path / "m.skops"
+    path.write_bytes(content)
+    with pytest.raises(ModelError):
+        load_model(path)
+
+
+def test_missing_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(ModelError, match="snoopwatch train"):
+        load_model(tmp_path / "nope.skops")

@@ -1,0 +1,116 @@
+"""detect: every event since --since scored, planted misuse ranked first, stable alerts under budget, allow-list."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snoopwatch.detect import Alert, detect, train
+from snoopwatch.detect._toy import toy_dataset
+from snoopwatch.detect.allowlist import AllowListError, load_allowlist
+from snoopwatch.detect.io import read_alerts, read_scores, write_alerts, write_scores
+from snoopwatch.errors import DatasetError
+
+SINCE = "2025-01-26"
+
+
+@pytest.fixture(scope="module")
+def world():
+    ds = toy_dataset(days=40, seed=1)
+    model = train(ds, until=SINCE, seed=0)
+    return ds, model
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    ds, model = world
+    return detect(ds, model, since=SINCE, budget=50)
+
+
+def test_every_event_since_is_scored(world, result):
+    ds, _ = world
+    since = pd.Timestamp(SINCE, tz="UTC")
+    expected = set(ds.events.loc[ds.events["timestamp"] >= since, "event_id"].astype(str))
+    assert set(result.scores["event_id"].astype(str)) == expected
+    assert list(result.scores.columns) == ["event_id", "user_id", "timestamp", "score", "reasons"]
+    assert result.scores["score"].between(0, 10).all()
+
+
+def test_planted_relative_lookups_rank_near_the_top(result):
+    scores = result.scores.sort_values("score", ascending=False).reset_index(drop=True)
+    planted = scores.index[scores["event_id"].astype(str).str.startswith("X")]
+    assert len(planted) >= 2
+    assert planted.min() < 5, scores.head(10)
+    top = scores.loc[planted.min()]
+    assert "SURNAME" in top["reasons"] or "NEAR_HOME" in top["reasons"] or "OFF_DUTY" in top["reasons"]
+
+
+def test_alerts_respect_budget_and_are_well_formed(world, result):
+    per_day = math.ceil(50 * 24 / 1000)
+    assert result.budget_per_day == per_day
+    days = pd.Series([a.window_end for a in result.alerts]).value_counts()
+    assert (days <= per_day).all()
+    assert result.alerts, "the planted relative should raise an alert"
+    for a in result.alerts:
+        assert 0 <= a.risk <= 100 and a.severity in ("low", "medium", "high", "critical")
+        assert a.event_ids and a.reasons and a.summary.startswith(a.user_id)
+        assert a.model["file_hash"] == world[1].model_ref["file_hash"]
+    assert any(a.user_id == "U000" for a in result.alerts)
+
+
+def test_alert_ids_are_stable_across_runs(world, result):
+    again = detect(world[0], world[1], since=SINCE, budget=50)
+    assert [a.alert_id for a in again.alerts] == [a.alert_id for a in result.alerts]
+    assert len({a.alert_id for a in result.alerts}) == len(result.alerts)
+
+
+def test_scores_and_alerts_files_round_trip(tmp_path, result):
+    for name in ("s.csv", "s.parquet"):
+        back = read_scores(write_scores(result.scores, tmp_path / name))
+        assert back["event_id"].astype(str).tolist() == result.scores["event_id"].astype(str).tolist()
+        np.testing.assert_allclose(back["score"], result.scores["score"], rtol=1e-5)
+        assert (back["timestamp"] == result.scores["timestamp"]).all()
+    alerts = read_alerts(write_alerts(result.alerts, tmp_path / "a.jsonl"))
+    assert alerts == result.alerts
+    line = (tmp_path / "a.jsonl").read_text().splitlines()[0]
+    assert '"version": 1' in line and Alert.from_dict(result.alerts[0].to_dict()) == result.alerts[0]
+
+
+def test_allowlist_suppresses_and_reports(tmp_path, world, result):
+    path = tmp_path / "allow.toml"
+    path.write_text('[[allow]]\nuser = "U000"\nsubject = "P00007"\nwhy = "declared carer for a relative"\n')
+    allowed = detect(world[0], world[1], since=SINCE, budget=50, allowlist=path)
+    assert not any(a.user_id == "U000" and set(a.event_ids) & {"X002", "X003"} for a in allowed.alerts)
+    row = allowed.suppressed.iloc[0]
+    assert row["events"] >= 2 and row["alerts"] >= 1 and row["why"] == "declared carer for a relative"
+    assert len(allowed.scores) == len(result.scores)  # allow-listed events are still scored
+    expired = tmp_path / "old.csv"
+    expired.write_text("user,role,subject,expires,why\nU000,,P00007,2025-01-01,expired long ago\n")
+    old = detect(world[0], world[1], since=SINCE, budget=50, allowlist=expired)
+    assert old.suppressed.iloc[0]["events"] == 0
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[[allow]]\nwhy = "x"\n', "names no user"),
+    ('[[allow]]\nuser = "U1"\n', "no `why`"),
+    ('[[allow]]\nuser = "U1"\nwhy = "x"\ncolour = "red"\n', "unknown field"),
+    ('[[allow]]\nuser = "U1"\nwhy = "x"\nexpires = "soon"\n', "not a date"),
+    ("[[allow\n", "not valid TOML"),
+])
+def test_bad_allowlists_are_explained(tmp_path, text, message):
+    path = tmp_path / "a.toml"
+    path.write_text(text)
+    with pytest.raises(AllowListError, match=message):
+        load_allowlist(path)
+
+
+def test_bad_arguments_are_explained(world):
+    with pytest.raises(DatasetError, match="not a date"):
+        detect(world[0], world[1], since="yesterday-ish")
+    with pytest.raises(DatasetError, match="budget"):
+        detect(world[0], world[1], budget=0)
+    with pytest.raises(DatasetError, match="at least"):
+        train(world[0], until="2025-01-06T09:00:00Z")
