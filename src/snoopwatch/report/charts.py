@@ -83,6 +83,17 @@ def _naive(values: pd.Series | pd.DatetimeIndex, tz: str) -> np.ndarray:
     return index.tz_convert(tz).tz_localize(None).to_numpy("datetime64[ns]")
 
 
+def merge_intervals(intervals: list[tuple[pd.Timestamp, pd.Timestamp]]) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Overlapping or touching intervals merged, so overlapping alert windows shade once, not darker."""
+    merged: list[list[pd.Timestamp]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
 def risk_chart(daily: pd.DataFrame, reference: pd.Series, windows: list[tuple[pd.Timestamp, pd.Timestamp]],
                tz: str = "UTC") -> str:
     """The person's highest event score per day against the force's daily 99th percentile, alert windows shaded.
@@ -92,7 +103,7 @@ def risk_chart(daily: pd.DataFrame, reference: pd.Series, windows: list[tuple[pd
     fig = _figure(8.2, 2.1)
     ax = fig.add_subplot()
     _style(ax)
-    for start, end in windows:
+    for start, end in merge_intervals(windows):
         ax.axvspan(_naive(pd.DatetimeIndex([start]), tz)[0], _naive(pd.DatetimeIndex([end]), tz)[0],
                    color=ACCENT, alpha=0.10, linewidth=0, label="alert window")
     if len(reference):

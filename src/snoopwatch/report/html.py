@@ -156,7 +156,7 @@ class _Builder:
             "people": [self._person_row(rank, p) for rank, p in enumerate(people, start=1)],
             "cards": cards,
             "more_people": max(len(people) - len(carded), 0),
-            "reveal": self._reveal() if self.answer_key is not None else None,
+            "reveal": self._reveal({c["user_id"]: c["anchor"] for c in cards}) if self.answer_key is not None else None,
         }
 
     def _overview(self, people: list[dict]) -> dict:
@@ -393,10 +393,11 @@ class _Builder:
         return chart, text
 
     # ---- trainer mode -------------------------------------------------------------------------------
-    def _reveal(self) -> dict:
+    def _reveal(self, anchors: dict[str, str]) -> dict:
         key = self.answer_key
         assert key is not None
         alert_by_id = {str(a["alert_id"]): a for a in self.alerts}
+        scored_from = self.scores["timestamp"].min() if len(self.scores) else None
         cases = []
         for case in key.cases:
             record = staff_record(self.dataset, case.user_id)
@@ -409,7 +410,10 @@ class _Builder:
                 "n_alerted": case.n_alerted, "first": self.when(case.first_at, "%Y-%m-%d"),
                 "last": self.when(case.last_at, "%Y-%m-%d"),
                 "days": None if case.days_to_alert is None else round(case.days_to_alert, 1),
-                "alerts": case.alert_ids,
+                "alerts": case.alert_ids[:3], "more_alerts": max(len(case.alert_ids) - 3, 0),
+                "anchor": anchors.get(case.user_id, ""),
+                "began_before": bool(case.first_at is not None and scored_from is not None and case.first_at < scored_from
+                                     and case.status != "outside"),
             })
         false_alarms = []
         for alert_id in key.false_alarm_ids:

@@ -98,17 +98,22 @@ def build_answer_key(dataset: Dataset, scores: pd.DataFrame, alerts: list[dict])
                            "scenario": labels["scenario"].astype("string"),
                            "instance_id": labels["instance_id"].astype("string")})
     events = dataset.events
-    times = pd.Series(events["timestamp"].to_numpy(), index=events["event_id"].astype("string")) \
-        if events is not None and "event_id" in events.columns else pd.Series(dtype="datetime64[ns, UTC]")
-    labels["timestamp"] = labels["event_id"].map(times)
-    scored = set(scores["event_id"].astype("string"))
-    labels["scored"] = labels["event_id"].isin(scored)
+    if events is not None and "event_id" in events.columns:
+        ids = _objects(events["event_id"])
+        planted = ids.isin(_objects(labels["event_id"])).to_numpy(dtype=bool)
+        times = pd.Series(events["timestamp"][planted].to_numpy("datetime64[ns]"), index=ids[planted].to_numpy())
+        times = times.dt.tz_localize("UTC")
+        times = times[~times.index.duplicated()]
+        labels["timestamp"] = labels["event_id"].map(times).astype("datetime64[ns, UTC]")
+    else:
+        labels["timestamp"] = pd.Series(pd.NaT, index=labels.index, dtype="datetime64[ns, UTC]")
+    labels["scored"] = _objects(labels["event_id"]).isin(_objects(scores["event_id"])).to_numpy(dtype=bool)
 
     alert_of: dict[str, list[dict]] = {}
     for alert in alerts:
         for event_id in alert["event_ids"]:
             alert_of.setdefault(event_id, []).append(alert)
-    labels["alerted"] = labels["event_id"].isin(alert_of.keys())
+    labels["alerted"] = _objects(labels["event_id"]).isin(list(alert_of)).to_numpy(dtype=bool)
 
     instances = dataset.instances
     info: dict[str, dict] = {}
@@ -143,6 +148,11 @@ def build_answer_key(dataset: Dataset, scores: pd.DataFrame, alerts: list[dict])
     cases.sort(key=lambda c: (order[c.status], c.scenario, c.instance_id))
     false_alarms = [str(a["alert_id"]) for a in alerts if str(a["alert_id"]) not in alert_cases]
     return AnswerKey(cases, alert_cases, false_alarms)
+
+
+def _objects(series: pd.Series) -> pd.Series:
+    """Ids as a plain object Series: hashing Python strings beats Arrow's isin on large value sets."""
+    return pd.Series(series.astype("string").to_numpy(dtype=object, na_value=None))
 
 
 def _str(value: object) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -44,40 +45,38 @@ def render_people_table(alerts: Iterable[Any], console: Console, *, staff: pd.Da
         return
     who = _staff_lookup(staff)
     shown = people if limit is None else people[:limit]
-    table = Table(title=f"People to look at ({len(people)})", title_justify="left", show_lines=False,
-                  header_style="bold", expand=False)
+    table = Table(title=f"People to look at ({len(people)})", title_justify="left", show_lines=True,
+                  header_style="bold", box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("person", no_wrap=True)
-    table.add_column("risk", justify="right")
-    table.add_column("severity")
+    table.add_column("risk", justify="right", no_wrap=True)
     table.add_column("events", justify="right")
     table.add_column("window (UTC)", no_wrap=True)
-    table.add_column("why", overflow="fold")
+    table.add_column("why", overflow="fold", min_width=30, ratio=1)
     for rank, person in enumerate(shown, start=1):
         # Text objects, not markup strings: names and reasons come from the log and may contain "[".
         name = Text(person["user_id"])
-        if person["user_id"] in who:
-            name.append(f"\n{who[person['user_id']]}", style="dim")
-        window = f"{person['window_start']:%Y-%m-%d} to {person['window_end']:%Y-%m-%d}"
+        for line in who.get(person["user_id"], ()):
+            name.append(f"\n{line}", style="dim")
+        risk = Text(f"{person['risk']:.0f}\n")
+        risk.append(person["severity"], style=SEVERITY_STYLE.get(person["severity"], ""))
+        window = f"{person['window_start']:%Y-%m-%d}\nto {person['window_end']:%Y-%m-%d}"
         reasons = person["reasons"][:max_reasons] or [person["summary"]]
         more = len(person["reasons"]) - max_reasons
         why = Text("\n".join(f"- {r}" for r in reasons) + (f"\n  (+{more} more)" if more > 0 else ""))
-        table.add_row(str(rank), name, f"{person['risk']:.0f}",
-                      Text(person["severity"], style=SEVERITY_STYLE.get(person["severity"], "")),
-                      str(person["events"]), window, why)
+        table.add_row(str(rank), name, risk, str(person["events"]), window, why)
     console.print(table)
     if len(shown) < len(people):
         console.print(f"... and {len(people) - len(shown)} more in the report.")
 
 
-def _staff_lookup(staff: pd.DataFrame | None) -> dict[str, str]:
-    """user_id -> "role, unit" for the table's second line (empty when there is no staff table)."""
+def _staff_lookup(staff: pd.DataFrame | None) -> dict[str, list[str]]:
+    """user_id -> [role, unit] lines for the person column (empty when there is no staff table)."""
     if staff is None or "user_id" not in staff.columns:
         return {}
-    parts = [staff[c].astype("string").fillna("") for c in ("role", "unit") if c in staff.columns]
-    if not parts:
+    columns = [c for c in ("role", "unit") if c in staff.columns]
+    if not columns:
         return {}
-    label = parts[0].str.replace("_", " ", regex=False)
-    for part in parts[1:]:
-        label = label.str.cat(part, sep=", ")
-    return dict(zip(staff["user_id"].astype("string"), label.str.strip(", "), strict=True))
+    parts = [staff[c].astype("string").fillna("").str.replace("_", " ", regex=False) for c in columns]
+    lines = [[p for p in values if p] for values in zip(*parts, strict=True)]
+    return dict(zip(staff["user_id"].astype("string"), lines, strict=True))
