@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import calibrate, dataset_dir, fmt_bytes, parse_sizes, run_child, size_force  # noqa: E402
+from benchlib import calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
 
 
 def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float | None = None) -> list[dict]:
@@ -29,7 +29,7 @@ def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float |
             rate = rate or calibrate(seed)
             staff, days = size_force(target, rate)
             run_child("generate", staff=staff, days=days, seed=seed, out=str(data))
-        model = Path(workdir) / f"model-{target:g}.skops"
+        model = Path(workdir) / f"model-{label(target)}.skops"
         fit = run_child("train", data=str(data), model=str(model), seed=seed)
         det = run_child("detect", data=str(data), model=str(model))
         row = {"target": target, "events": det["events"],
@@ -47,7 +47,7 @@ def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float |
                "import_rss_bytes": det["import_rss_bytes"], "alerts": det["alerts"],
                "features": det["features"], "n_estimators": det["n_estimators"]}
         rows.append(row)
-        print(f"train {target:g}: {fit['total_seconds']:.1f} s; detect: {row['detect_events_per_second']:,.0f} events/s, "
+        print(f"train {label(target)}: {fit['total_seconds']:.1f} s; detect: {row['detect_events_per_second']:,.0f} events/s, "
               f"{row['detect_to_bare_ratio']:.2f}x bare score_samples, peak {fmt_bytes(row['detect_peak_rss_bytes'])}",
               file=sys.stderr)
     return rows
@@ -59,7 +59,7 @@ def markdown(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
-            f"| {r['target']:g} | {r['events']:,} | {r['train_seconds']:.1f} | {fmt_bytes(r['train_peak_rss_bytes'])} "
+            f"| {label(r['target'])} | {r['events']:,} | {r['train_seconds']:.1f} | {fmt_bytes(r['train_peak_rss_bytes'])} "
             f"| {r['detect_seconds']:.1f} | {r['detect_events_per_second']:,.0f} | {r['bare_score_samples_seconds']:.1f} "
             f"| {r['detect_to_bare_ratio']:.2f} | {fmt_bytes(r['detect_peak_rss_bytes'])} "
             f"| {r['detect_peak_bytes_per_event']:,.0f} | {r['detect_peak_above_imports_bytes_per_event']:,.0f} |")

@@ -161,8 +161,16 @@ def calibrate(seed: int = 0) -> float:
     return float(run_child("generate", staff=150, days=60, seed=seed)["events_per_staff_day"])
 
 
+def label(n: int) -> str:
+    """1000000 -> '1M', 10000000 -> '10M', 3000 -> '3k'."""
+    for size, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if n >= size:
+            return f"{n / size:g}{suffix}"
+    return str(n)
+
+
 def dataset_dir(workdir: Path, target: int) -> Path:
-    return Path(workdir) / f"events-{target:g}"
+    return Path(workdir) / f"events-{label(target)}"
 
 
 def fmt_bytes(n: float) -> str:

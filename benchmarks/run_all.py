@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_detect  # noqa: E402
 import bench_generate  # noqa: E402
-from benchlib import calibrate, machine, parse_sizes  # noqa: E402
+from benchlib import calibrate, label, machine, parse_sizes  # noqa: E402
 
 MILLION = 1_000_000
 
@@ -34,17 +34,17 @@ def targets(gen: list[dict], det: list[dict]) -> list[tuple[str, str, str]]:
     for r in gen:
         limit = 10 if r["target"] <= MILLION else 30 if r["target"] <= 10 * MILLION else None
         if limit and r["target"] >= MILLION:
-            out.append((f"generate {r['target']:g} events to Parquet <= {limit} s", f"{r['total_seconds']:.1f} s",
+            out.append((f"generate {label(r['target'])} events to Parquet <= {limit} s", f"{r['total_seconds']:.1f} s",
                         verdict(r["total_seconds"] <= limit)))
         if r["target"] >= 10 * MILLION:
             out.append(("generate peak memory at 10M <= 3 GB", f"{r['peak_rss_bytes'] / 1e9:.2f} GB",
                         verdict(r["peak_rss_bytes"] <= 3e9)))
     for r in det:
-        out.append((f"detect >= 150k events/s at {r['target']:g}", f"{r['detect_events_per_second']:,.0f}/s",
+        out.append((f"detect >= 150k events/s at {label(r['target'])}", f"{r['detect_events_per_second']:,.0f}/s",
                     verdict(r["detect_events_per_second"] >= 150_000)))
-        out.append((f"detect <= 2x bare score_samples at {r['target']:g}", f"{r['detect_to_bare_ratio']:.2f}x",
+        out.append((f"detect <= 2x bare score_samples at {label(r['target'])}", f"{r['detect_to_bare_ratio']:.2f}x",
                     verdict(r["detect_to_bare_ratio"] <= 2)))
-        out.append((f"detect peak <= 500 bytes/event at {r['target']:g}",
+        out.append((f"detect peak <= 500 bytes/event at {label(r['target'])}",
                     f"{r['detect_peak_bytes_per_event']:,.0f} B/event "
                     f"({r['detect_peak_above_imports_bytes_per_event']:,.0f} above imports)",
                     verdict(r["detect_peak_bytes_per_event"] <= 500)))
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> Path:
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    command = "python benchmarks/run_all.py --events " + ",".join(f"{s:g}" for s in sizes)
+    command = "python benchmarks/run_all.py --events " + ",".join(f"{s:.0e}".replace("+0", "") for s in sizes)
     text = render(info, gen, det, time.perf_counter() - started, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.tmp")

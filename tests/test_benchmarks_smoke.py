@@ -46,7 +46,7 @@ def test_bench_generate_smoke(scripts, workdir: Path):
     row = rows[0]
     assert row["events"] > 500 and row["total_seconds"] > 0 and row["events_per_second"] > 0
     assert row["peak_rss_bytes"] > row["import_rss_bytes"] > 10_000_000
-    assert (workdir / "events-3000" / "manifest.json").exists()
+    assert (workdir / "events-3k" / "manifest.json").exists()
 
 
 def test_bench_detect_smoke(scripts, workdir: Path):
@@ -63,5 +63,5 @@ def test_run_all_writes_results(scripts, tmp_path: Path):
     out = run_all.main([*TINY, "--out", str(tmp_path / "RESULTS.md")])
     text = out.read_text()
     for part in ("## Machine", "cores", "scikit-learn", "## Generate", "## Train and detect", "## Targets",
-                 "detect >= 150k events/s at 3000"):
+                 "detect >= 150k events/s at 3k"):
         assert part in text

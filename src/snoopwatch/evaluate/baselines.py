@@ -46,16 +46,16 @@ def _score_frame(events: pd.DataFrame, mask: np.ndarray, scores: np.ndarray) -> 
 class FeatureCache:
     """snoopwatch feature frames computed once per data set and shared by the detectors that use them."""
 
-    frames: dict[int, pd.DataFrame] = field(default_factory=dict)
+    frames: dict[int, tuple[Dataset, pd.DataFrame]] = field(default_factory=dict)
 
     def features(self, dataset: Dataset) -> pd.DataFrame:
-        key = id(dataset)
+        key = id(dataset)  # the data set is kept alongside, so its id cannot be reused while cached
         if key not in self.frames:
             from snoopwatch.features import build_features
 
             fs = build_features(dataset)
-            self.frames[key] = fs.frame[list(fs.used)].astype(float)
-        return self.frames[key]
+            self.frames[key] = (dataset, fs.frame[list(fs.used)].astype(float))
+        return self.frames[key][1]
 
 
 class Adapter:
