@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from snoopwatch.convert.common import EVENT_COLUMNS, SOURCE_COLUMN, ConversionReport, finish
-from snoopwatch.dataset.io import _read_raw, table_format
+from snoopwatch.dataset.io import read_raw_table, table_format
 from snoopwatch.errors import ConversionError, DatasetError
 
 
@@ -54,7 +54,7 @@ def table_rows(path: str | Path, columns: dict[str, str], *, values: dict[str, d
         raise ConversionError(f"{', '.join(bad)}: not events columns; map to {', '.join(EVENT_COLUMNS)}")
     try:
         table_format(path)
-        raw = _read_raw(path)
+        raw = read_raw_table(path)
     except DatasetError as error:
         raise ConversionError(f"{path.name}: cannot be read as a table ({error}); use .csv, .csv.gz, .jsonl or .parquet") from error
     missing = [source for source in columns.values() if source not in raw.columns]

@@ -81,7 +81,7 @@ def table_name(path: Path) -> str | None:
     return None
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def read_raw_table(path: Path) -> pd.DataFrame:
     """Read a file without interpreting values: text stays text (empty cells become missing)."""
     fmt = table_format(path)
     if fmt == "parquet":
@@ -253,7 +253,7 @@ def read_table(path: str | Path, name: str | None = None, source_timezone: str |
     if name is None:
         raise DatasetError(f"{path.name}: not a table of the data-set format; expected one of {', '.join(TABLES)}")
     try:
-        raw = _read_raw(path)
+        raw = read_raw_table(path)
     except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path.name}: cannot be read ({(str(error).strip().splitlines() or [type(error).__name__])[0]}); check that it is valid {table_format(path)}") from error
     return coerce_table(name, raw, source_timezone)
