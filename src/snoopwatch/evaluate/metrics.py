@@ -103,13 +103,9 @@ def budget_outcome(period: pd.DataFrame, k: int, tie_break: np.ndarray | None = 
     """
     top = daily_top_k(utc_day(period["timestamp"]), period["score"].to_numpy(dtype=float), k, tie_break)
     misuse = period["instance_id"].notna().to_numpy()
-    rows = pd.DataFrame({
-        "instance_id": period["instance_id"].to_numpy(dtype=object)[misuse],
-        "scenario": period["scenario"].to_numpy(dtype=object)[misuse],
-        "user_id": period["user_id"].astype(object).to_numpy()[misuse],
-        "timestamp": period["timestamp"].to_numpy()[misuse],
-        "top": top[misuse],
-    })
+    rows = period.loc[misuse, ["instance_id", "scenario", "user_id", "timestamp"]].astype(
+        {"instance_id": object, "scenario": object, "user_id": object}).reset_index(drop=True)
+    rows["top"] = top[misuse]
     rows["caught_at"] = rows["timestamp"].where(rows["top"])
     grouped = rows.groupby("instance_id", sort=True)
     cases = pd.DataFrame({
