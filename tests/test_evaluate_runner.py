@@ -223,3 +223,26 @@ def test_cli_multi_seed_mode_generates_and_aggregates(tmp_path: Path):
     assert (out / "scenario_recall.png").exists()
     clash = CliRunner().invoke(cli, ["evaluate", str(tmp_path), "--seeds", "2"])
     assert clash.exit_code == 2 and "not both" in clash.output
+
+
+def test_shared_example_dataset_with_our_own_labels(example_dataset: Path, tmp_path: Path):
+    """The hand-written example (not generated): E0006-E0007 (off-duty look-ups of a relative) labelled S3,
+    E0008 (a public figure under an unrelated case) labelled S1. The rules baseline must rank E0006/E0007
+    first on 2025-03-06 (four rules each); a detector that cannot train on 4 events fails with its reason."""
+    import shutil
+
+    root = tmp_path / "example"
+    shutil.copytree(example_dataset, root)
+    (root / "labels.csv").write_text("event_id,scenario,instance_id\nE0006,S3,X1\nE0007,S3,X1\nE0008,S1,X2\n")
+    detectors = ["random", "counts-iforest"] + [d for d in ("rules", "snoopwatch") if unavailable_reason(d) is None]
+    result = evaluate_dataset(load_dataset(root), since="2025-03-05T12:00:00Z", detectors=detectors, budget=10)
+    assert result.events_history == 4 and result.events_scored == 4 and result.cases == 2 and result.k["10"] == 1
+    values = {(r["detector"], r["scenario"], r["budget"], r["metric"]): r["value"] for r in result.records}
+    if "rules" in detectors:
+        assert values[("rules", "S3", 10.0, "case_recall")] == 1.0
+        assert values[("rules", "all", 10.0, "case_recall")] == 0.5
+    status = {r.detector: r for r in result.runs}
+    assert status["random"].status == "ok" and status["counts-iforest"].status == "ok"
+    if "snoopwatch" in detectors:
+        assert status["snoopwatch"].status == "failed" and status["snoopwatch"].note
+        assert "snoopwatch: failed" in markdown(result)
