@@ -60,12 +60,18 @@ def demo(staff: int | None, days: int | None, seed: int | None, out_dir: Path, l
     from snoopwatch.report.terminal import render_people_table
 
     with progress() as bar:
-        tasks: dict[str, object] = {}
+        # One bar per stage: a stage ends when the total changes or the count starts again; the
+        # description follows the library's latest words ("features: history", ...).
+        stage: dict = {"task": None, "total": None, "done": -1}
 
         def report_progress(description: str, done: int, total: int) -> None:
-            if description not in tasks:
-                tasks[description] = bar.add_task(description, total=max(total, 1))
-            bar.update(tasks[description], completed=done, total=max(total, 1))
+            total = max(total, 1)
+            if stage["task"] is None or total != stage["total"] or done < stage["done"]:
+                if stage["task"] is not None:
+                    bar.update(stage["task"], completed=stage["total"])
+                stage["task"] = bar.add_task(description, total=total)
+            stage.update(total=total, done=done)
+            bar.update(stage["task"], description=description, completed=done)
 
         result = run_demo(out_dir, staff=staff, days=days, seed=seed, progress=report_progress)
     notes = stderr_console()

@@ -51,7 +51,9 @@ def render_people_table(alerts: Iterable[Any], console: Console, *, staff: pd.Da
     table.add_column("person", no_wrap=True)
     table.add_column("risk", justify="right", no_wrap=True)
     table.add_column("events", justify="right")
-    table.add_column("window (UTC)", no_wrap=True)
+    narrow = console.width < 110  # an 80-column terminal: the reasons need the room more than the dates
+    if not narrow:
+        table.add_column("window (UTC)", no_wrap=True)
     table.add_column("why", overflow="fold", min_width=30, ratio=1)
     for rank, person in enumerate(shown, start=1):
         # Text objects, not markup strings: names and reasons come from the log and may contain "[".
@@ -64,7 +66,8 @@ def render_people_table(alerts: Iterable[Any], console: Console, *, staff: pd.Da
         reasons = person["reasons"][:max_reasons] or [person["summary"]]
         more = len(person["reasons"]) - max_reasons
         why = Text("\n".join(f"- {r}" for r in reasons) + (f"\n  (+{more} more)" if more > 0 else ""))
-        table.add_row(str(rank), name, risk, str(person["events"]), window, why)
+        cells = [str(rank), name, risk, str(person["events"])] + ([] if narrow else [window]) + [why]
+        table.add_row(*cells)
     console.print(table)
     if len(shown) < len(people):
         console.print(f"... and {len(people) - len(shown)} more in the report.")
