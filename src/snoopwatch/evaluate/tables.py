@@ -50,6 +50,17 @@ def _runs(result: Result):
     return result.runs if isinstance(result, Evaluation) else result.evaluations[0].runs
 
 
+def _seconds(result: Result) -> dict[str, str]:
+    """Detector -> fit + score wall time (mean over seeds)."""
+    evaluations = result.evaluations if isinstance(result, SeedsEvaluation) else [result]
+    times: dict[str, list[float]] = {}
+    for e in evaluations:
+        for r in e.runs:
+            if r.status == "ok":
+                times.setdefault(r.detector, []).append(r.fit_seconds + r.score_seconds)
+    return {d: f"{sum(v) / len(v):.1f}" for d, v in times.items()}
+
+
 def _header(result: Result) -> list[str]:
     if isinstance(result, SeedsEvaluation):
         e0 = result.evaluations[0]
@@ -82,7 +93,8 @@ def markdown(result: Result) -> str:
     lines = _header(result) + [""]
     recall_cols = [f"recall@{b:g}" for b in budgets]
     head = ["detector", "AUC", "AP", *recall_cols, f"users@{budget:g}", f"median days@{budget:g}",
-            f"p90 days@{budget:g}", f"alerts/1k/day@{budget:g}"]
+            f"p90 days@{budget:g}", f"alerts/1k/day@{budget:g}", "fit+score s"]
+    seconds = _seconds(result)
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d in detectors:
         row = [d, _fmt(f.get((d, ALL, None, "auc"))), _fmt(f.get((d, ALL, None, "average_precision")))]
@@ -94,7 +106,7 @@ def markdown(result: Result) -> str:
                 users += f" ({caught[0]:.0f}/{total[0]:.0f})"
         row += [users, _fmt(f.get((d, ALL, budget, "median_days_to_detect")), 1),
                 _fmt(f.get((d, ALL, budget, "p90_days_to_detect")), 1),
-                _fmt(f.get((d, ALL, budget, "alert_volume_per_1000")), 1)]
+                _fmt(f.get((d, ALL, budget, "alert_volume_per_1000")), 1), seconds.get(d, "–")]
         lines.append("| " + " | ".join(row) + " |")
     scenarios = sorted({k[1] for k in f if k[1] != ALL})
     if scenarios and detectors:
@@ -113,7 +125,9 @@ def markdown(result: Result) -> str:
         lines += [""] + [f"- {r.detector}: {r.status}{': ' + r.note if r.note else ''}" for r in notes]
     lines += ["", "AUC/AP: event level. recall@B: share of misuse cases with an event in its UTC day's top "
               "k = ceil(B × staff / 1,000). users: misusing users caught at the budget. days: from a case's "
-              "first event in the period to its first caught event (caught cases only)."]
+              "first event in the period to its first caught event (caught cases only). alerts/1k/day: the "
+              "detector's own alerts when it raises them, else the budget. Detectors fit on the events before the "
+              "split (context tables whole, no labels) and score every event after it."]
     return "\n".join(lines) + "\n"
 
 
