@@ -49,7 +49,7 @@ def test_card_explains_the_person_and_subjects(example_dataset):
     assert 'id="person-1"' in html and 'id="person-2"' not in html  # both alerts are PC4412's: one card
     card = html[html.index('id="person-1"'):]
     assert "Daniel Okafor" in card and "response officer" in card
-    assert "same surname" in card and "neighbour (same postcode sector B12 9)" in card
+    assert "same surname (held by 2 people on record)" in card and "neighbour (same postcode sector B12 9)" in card
     assert "declared association: family" in card and "public figure" in card
     assert card.count('src="data:image/png;base64,') == 3  # timeline, risk, hours
     assert "both searches off duty, at 01:12" in card

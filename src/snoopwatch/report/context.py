@@ -82,30 +82,38 @@ def subject_relations(dataset: Dataset, user_id: str, subject_ids: list[str]) ->
     home_lat, home_lon = _float(person.get("home_lat")), _float(person.get("home_lon"))
     surname = person.get("surname", "").casefold()
     out: dict[str, dict] = {}
+    surname_counts: dict[str, int] = {}
     for sid in subject_ids:
         row = rows.get(sid)
         name = " ".join(p for p in (_text(row.get("forename")), _text(row.get("surname")))) if row is not None else ""
         tags: list[tuple[str, str]] = []
-        if sid and sid == person.get("subject_id"):
-            tags.append(("self", "their own record"))
+        is_self = bool(sid) and sid == person.get("subject_id")
+        if is_self:
+            tags.append(("self", "their own record"))  # the same person: no surname or address "match"
         if row is not None:
-            if surname and _text(row.get("surname")).casefold() == surname and ("self", "their own record") not in tags:
-                tags.append(("surname", "same surname"))
-            near = False
+            if surname and not is_self and _text(row.get("surname")).casefold() == surname:
+                if surname not in surname_counts:
+                    surname_counts[surname] = int((subjects["surname"].astype("string").str.casefold() == surname).sum())
+                shared = surname_counts[surname]
+                # How rare the name is tells the investigator how much a match means (Smith vs Okafor).
+                tags.append(("surname", f"same surname (held by {shared:,} people on record)" if shared > 1
+                             else "same surname"))
             lat, lon = _float(row.get("lat")), _float(row.get("lon"))
-            if home_lat is not None and home_lon is not None and lat is not None and lon is not None:
-                km = float(_haversine_km(home_lat, home_lon, np.array([lat]), np.array([lon]))[0])
-                near = km <= NEAR_KM
-                if near:
-                    tags.append(("neighbour", f"lives {km:.1f} km from them"))
+            coordinates = None not in (home_lat, home_lon, lat, lon)
             sector = postcode_sector(row.get("postcode"))
-            if not near and home_sector and sector == home_sector:
+            if is_self:
+                pass
+            elif coordinates:  # DATASET.md: coordinates when both sides have them, else the postcode sector
+                km = float(_haversine_km(home_lat, home_lon, np.array([lat]), np.array([lon]))[0])
+                if km <= NEAR_KM:
+                    tags.append(("neighbour", f"lives {km:.1f} km from them"))
+            elif home_sector and sector == home_sector:
                 tags.append(("neighbour", f"neighbour (same postcode sector {sector})"))
             flags = [f.strip().lower() for f in _text(row.get("flags")).split(";") if f.strip()]
             for flag in flags:
                 if flag == "staff" and sid in colleague_of and colleague_of[sid] != user_id:
                     continue  # said below, with the colleague's id
-                if flag == "staff" and ("self", "their own record") in tags:
+                if flag == "staff" and is_self:
                     continue
                 tags.append(("flag", FLAG_WORDS.get(flag, flag)))
         if sid in colleague_of and colleague_of[sid] != user_id:

@@ -25,6 +25,8 @@ DEFAULT_STAFF = 120
 DEFAULT_DAYS = 90
 DEFAULT_SEED = 7
 DETECT_FRACTION = 1 / 3
+# The generated force works UK local time (rosters, demand), so the demo shows times as its staff lived them.
+DEMO_TIMEZONE = "Europe/London"
 DEMO_CARDS = 12  # cards drawn in the demo's report (each costs about 0.3 s of charts); the table lists all
 SAMPLE_RELATIVE = Path("synthetic") / "sample"
 
@@ -120,7 +122,8 @@ def run_demo(out_dir: str | Path = "snoopwatch-demo", *, staff: int | None = Non
         if progress:
             progress("writing the report", 0, 1)
         report_path = write_html_report(dataset, result.scores, result.alerts, out / "report.html",
-                                        reveal=dataset.has_labels, max_people=DEMO_CARDS)
+                                        reveal=dataset.has_labels, max_people=DEMO_CARDS,
+                                        timezone=str(dataset.manifest.get("timezone") or DEMO_TIMEZONE))
         if progress:
             progress("writing the report", 1, 1)
     return DemoResult(
