@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
+from benchlib import StepFailed, calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
 
 
 def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float | None = None) -> list[dict]:
@@ -25,13 +25,18 @@ def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float |
     rows = []
     for target in sizes:
         data = dataset_dir(workdir, target)
-        if not (data / "manifest.json").exists():
-            rate = rate or calibrate(seed)
-            staff, days = size_force(target, rate)
-            run_child("generate", staff=staff, days=days, seed=seed, out=str(data))
         model = Path(workdir) / f"model-{label(target)}.skops"
-        fit = run_child("train", data=str(data), model=str(model), seed=seed)
-        det = run_child("detect", data=str(data), model=str(model))
+        try:
+            if not (data / "manifest.json").exists():
+                rate = rate or calibrate(seed)
+                staff, days = size_force(target, rate)
+                run_child("generate", staff=staff, days=days, seed=seed, out=str(data))
+            fit = run_child("train", data=str(data), model=str(model), seed=seed)
+            det = run_child("detect", data=str(data), model=str(model))
+        except StepFailed as error:
+            rows.append({"target": target, "error": str(error)})
+            print(f"train/detect {label(target)}: {error}", file=sys.stderr)
+            continue
         row = {"target": target, "events": det["events"],
                "train_seconds": fit["total_seconds"], "train_fit_seconds": fit["train_seconds"],
                "train_events_per_second": fit["events"] / fit["total_seconds"],
@@ -58,6 +63,9 @@ def markdown(rows: list[dict]) -> str:
              "| bare score_samples s | detect / bare | detect peak | bytes/event (peak) | bytes/event (above imports) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {label(r['target'])} | failed: {r['error']} |" + " |" * 9)
+            continue
         lines.append(
             f"| {label(r['target'])} | {r['events']:,} | {r['train_seconds']:.1f} | {fmt_bytes(r['train_peak_rss_bytes'])} "
             f"| {r['detect_seconds']:.1f} | {r['detect_events_per_second']:,.0f} | {r['bare_score_samples_seconds']:.1f} "

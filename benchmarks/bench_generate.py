@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
+from benchlib import StepFailed, calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
 
 
 def measure_generate(sizes: list[int], workdir: Path, seed: int = 0, rate: float | None = None) -> list[dict]:
@@ -24,11 +24,16 @@ def measure_generate(sizes: list[int], workdir: Path, seed: int = 0, rate: float
     for target in sizes:
         staff, days = size_force(target, rate)
         out = dataset_dir(workdir, target)
-        result = run_child("generate", staff=staff, days=days, seed=seed, out=str(out))
-        if abs(result["events"] / target - 1) > 0.05 and staff > 40:
-            # The rate depends a little on the force's size: resize once from what this force produced.
-            staff, days = size_force(target, result["events_per_staff_day"])
+        try:
             result = run_child("generate", staff=staff, days=days, seed=seed, out=str(out))
+            if abs(result["events"] / target - 1) > 0.05 and staff > 40:
+                # The rate depends a little on the force's size: resize once from what this force produced.
+                staff, days = size_force(target, result["events_per_staff_day"])
+                result = run_child("generate", staff=staff, days=days, seed=seed, out=str(out))
+        except StepFailed as error:
+            rows.append({"target": target, "staff": staff, "days": days, "error": str(error)})
+            print(f"generate {label(target)}: {error}", file=sys.stderr)
+            continue
         result.update(target=target, path=str(out), events_per_second=result["events"] / result["total_seconds"])
         rows.append(result)
         print(f"generate {label(target)}: {result['events']:,} events in {result['total_seconds']:.1f} s "
@@ -40,6 +45,9 @@ def markdown(rows: list[dict]) -> str:
     lines = ["| target | events | staff x days | generate s | write s | total s | events/s | peak RSS |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {label(r['target'])} | failed: {r['error']} | {r['staff']} x {r['days']} | | | | | |")
+            continue
         lines.append(f"| {label(r['target'])} | {r['events']:,} | {r['staff']} x {r['days']} | {r['generate_seconds']:.1f} "
                      f"| {r['write_seconds']:.1f} | {r['total_seconds']:.1f} | {r['events_per_second']:,.0f} "
                      f"| {fmt_bytes(r['peak_rss_bytes'])} |")

@@ -62,13 +62,29 @@ def machine() -> dict:
     return info
 
 
-def run_child(task: str, timeout: float | None = None, **params) -> dict:
+class StepFailed(RuntimeError):
+    """A measurement's child process failed, was killed (e.g. out of memory) or timed out."""
+
+
+STEP_TIMEOUT = 3600.0
+
+
+def run_child(task: str, timeout: float | None = STEP_TIMEOUT, **params) -> dict:
     """Run one measurement in a fresh interpreter and return its result (with peak_rss_bytes)."""
-    proc = subprocess.run([sys.executable, str(HERE / "benchlib.py"), task, json.dumps(params)],
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, str(HERE / "benchlib.py"), task, json.dumps(params)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as error:
+        raise StepFailed(f"{task} timed out after {timeout:.0f} s") from error
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark step {task} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        if proc.returncode < 0:
+            why = f"killed by signal {-proc.returncode}" + (" (out of memory?)" if proc.returncode == -9 else "")
+        else:
+            last = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+            why = f"exit {proc.returncode}: {last[-1] if last else 'no message'}"
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise StepFailed(f"{task} failed ({why})")
     return json.loads(lines[-1][len("RESULT "):])
 
 

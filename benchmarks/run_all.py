@@ -31,6 +31,11 @@ def targets(gen: list[dict], det: list[dict]) -> list[tuple[str, str, str]]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "**not met**"
 
+    for r in gen + det:
+        if "error" in r:
+            out.append((f"{'generate' if r in gen else 'train/detect'} at {label(r['target'])}", r["error"], "**not measured**"))
+    gen = [r for r in gen if "error" not in r]
+    det = [r for r in det if "error" not in r]
     for r in gen:
         limit = 10 if r["target"] <= MILLION else 30 if r["target"] <= 10 * MILLION else None
         if limit and r["target"] >= MILLION:

@@ -65,3 +65,12 @@ def test_run_all_writes_results(scripts, tmp_path: Path):
     for part in ("## Machine", "cores", "scikit-learn", "## Generate", "## Train and detect", "## Targets",
                  "detect >= 150k events/s at 3k"):
         assert part in text
+
+
+def test_a_failing_step_is_reported_not_fatal(scripts, tmp_path: Path):
+    _, bench_detect, _ = scripts
+    (tmp_path / "events-3k").mkdir()
+    (tmp_path / "events-3k" / "manifest.json").write_text("{}")  # a "data set" with no events table
+    rows = bench_detect.measure_detect([3000], tmp_path)
+    assert "error" in rows[0] and "train failed" in rows[0]["error"]
+    assert "failed: train failed" in bench_detect.markdown(rows)
