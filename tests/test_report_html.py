@@ -89,6 +89,7 @@ def test_reveal_shows_caught_missed_and_false_alarms(hostile):
     false_alarms = answers[answers.index("False alarms"):]
     assert "A-fp" in false_alarms and "A-PC4412-20250306" not in false_alarms
     assert "Trainer mode" in html and "Answer key: planted case: S3" in html
+    assert "<b>1 of 2</b> planted cases in the scored period caught; 1 of 2 alerts are false alarms." in html
 
 
 def test_write_is_atomic_and_returns_path(example_dataset, tmp_path):
@@ -105,3 +106,20 @@ def test_dollar_signs_in_names_do_not_break_charts(example_dataset, tmp_path):
     ds = load_dataset(path)
     html = render_html_report(ds, example_scores(ds), example_alerts())
     assert "Ok$afor$" in html
+
+
+def test_alert_on_events_missing_from_the_data_set_still_renders(example_dataset):
+    ds = load_dataset(example_dataset)
+    ghost = {**example_alerts()[0], "alert_id": "A-ghost", "user_id": "XX9999", "event_ids": ["E9998", "E9999"]}
+    html = render_html_report(ds, example_scores(ds).iloc[0:0], [ghost])
+    card = html[html.index('id="person-1"'):]
+    assert "XX9999" in card and "2 event id(s) not found in the data set" in card
+    assert 'src="data:image/png' not in card  # nothing to draw, and no broken chart
+
+
+def test_display_timezone_moves_times_and_hours(example_dataset):
+    ds = load_dataset(example_dataset)
+    utc = render_html_report(ds, example_scores(ds), example_alerts())
+    tokyo = render_html_report(ds, example_scores(ds), example_alerts(), timezone="Asia/Tokyo")
+    assert "2025-03-06 01:12" in utc and "2025-03-06 10:12" in tokyo  # E0006 at 01:12Z is 10:12 in Tokyo
+    assert "times in Asia/Tokyo" in tokyo
