@@ -123,3 +123,10 @@ def test_display_timezone_moves_times_and_hours(example_dataset):
     tokyo = render_html_report(ds, example_scores(ds), example_alerts(), timezone="Asia/Tokyo")
     assert "2025-03-06 01:12" in utc and "2025-03-06 10:12" in tokyo  # E0006 at 01:12Z is 10:12 in Tokyo
     assert "times in Asia/Tokyo" in tokyo
+
+
+def test_progress_is_reported_per_card(example_dataset):
+    ds = load_dataset(example_dataset)
+    calls = []
+    render_html_report(ds, example_scores(ds), example_alerts(), progress=lambda *a: calls.append(a))
+    assert calls == [("drawing the report", 0, 1), ("drawing the report", 1, 1)]

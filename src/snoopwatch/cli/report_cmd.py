@@ -43,10 +43,10 @@ def report(dataset: Path, scores_file: Path, alerts_file: Path, out: Path, revea
 
 
 @click.command()
-@click.option("--staff", type=click.IntRange(min=40), help="Generate a fresh force of this many staff instead of the sample.")
-@click.option("--days", type=click.IntRange(min=14), help="Days of activity for a fresh force.")
-@click.option("--seed", type=int, help="Seed for a fresh force (same seed, same force).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("snoopwatch-demo"), show_default=True,
+@click.option("--staff", type=click.IntRange(min=40), help="Generate a fresh force of this many staff (default 120) instead of using the committed sample.")
+@click.option("--days", type=click.IntRange(min=14), help="Days of activity for a fresh force (default 90).")
+@click.option("--seed", type=int, help="Seed for a fresh force (default 7; same seed, same force).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True,
               help="Directory for the model, scores, alerts and report.")
 @click.option("--limit", type=click.IntRange(min=1), default=15, show_default=True, help="People shown in the table.")
 def demo(staff: int | None, days: int | None, seed: int | None, out_dir: Path, limit: int) -> None:

@@ -75,7 +75,7 @@ def _step(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = round(time.perf_counter() - started, 2)
 
 
-def run_demo(out_dir: str | Path = "snoopwatch-demo", *, staff: int | None = None, days: int | None = None,
+def run_demo(out_dir: str | Path = "demo-out", *, staff: int | None = None, days: int | None = None,
              seed: int | None = None, progress: ProgressFn | None = None,
              detect_fraction: float = DETECT_FRACTION) -> DemoResult:
     """Generate (or take the sample force), train, detect and write the report into `out_dir`."""
@@ -119,13 +119,10 @@ def run_demo(out_dir: str | Path = "snoopwatch-demo", *, staff: int | None = Non
         ecs_path = out / "alerts.ecs.jsonl"
         write_text_atomic(ecs_path, alerts_to_ecs_lines(result.alerts))
     with _step(timings, "report"):
-        if progress:
-            progress("writing the report", 0, 1)
         report_path = write_html_report(dataset, result.scores, result.alerts, out / "report.html",
                                         reveal=dataset.has_labels, max_people=DEMO_CARDS,
-                                        timezone=str(dataset.manifest.get("timezone") or DEMO_TIMEZONE))
-        if progress:
-            progress("writing the report", 1, 1)
+                                        timezone=str(dataset.manifest.get("timezone") or DEMO_TIMEZONE),
+                                        progress=progress)
     return DemoResult(
         out_dir=out, dataset=Path(data_dir), generated=generated, model=Path(model_path or out / "model.skops"),
         scores=scores_path, alerts_file=alerts_path, ecs_file=ecs_path, report=report_path, since=since,

@@ -9,7 +9,7 @@ through Jinja2 with autoescaping on; nothing is marked safe except the chart URI
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,7 @@ from snoopwatch.report.inputs import SEVERITIES, normalise_alerts, normalise_sco
 from snoopwatch.report.reveal import AnswerKey, build_answer_key
 from snoopwatch.report.terminal import people_ranking
 
+ProgressFn = Callable[[str, int, int], None]
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 MAX_LANES = 10
 MAX_EVENT_ROWS = 150
@@ -70,15 +71,16 @@ def _zone(name: str) -> ZoneInfo:
 
 def write_html_report(dataset: Dataset, scores: pd.DataFrame, alerts: Iterable[Any], out: str | Path, *,
                       reveal: bool = False, max_people: int = 25, timezone: str | None = None,
-                      title: str = "snoopwatch report") -> Path:
+                      title: str = "snoopwatch report", progress: ProgressFn | None = None) -> Path:
     """Write the report to `out` atomically and return its path.
 
     reveal: trainer mode, the answer key beside the detections (the data set must have labels).
     max_people: cards drawn for the highest-risk people (the ranked table still lists everybody).
     timezone: zone for times and hours of day (default: the manifest's `timezone`, else UTC).
+    progress: optional callable(description, done, total), called once per card drawn.
     """
     html = render_html_report(dataset, scores, alerts, reveal=reveal, max_people=max_people,
-                              timezone=timezone, title=title)
+                              timezone=timezone, title=title, progress=progress)
     out = Path(out)
     write_text_atomic(out, html)
     return out
@@ -86,7 +88,7 @@ def write_html_report(dataset: Dataset, scores: pd.DataFrame, alerts: Iterable[A
 
 def render_html_report(dataset: Dataset, scores: pd.DataFrame, alerts: Iterable[Any], *, reveal: bool = False,
                        max_people: int = 25, timezone: str | None = None,
-                       title: str = "snoopwatch report") -> str:
+                       title: str = "snoopwatch report", progress: ProgressFn | None = None) -> str:
     """The report as an HTML string (see write_html_report)."""
     alert_list = normalise_alerts(alerts)
     scores = normalise_scores(scores)
@@ -94,7 +96,7 @@ def render_html_report(dataset: Dataset, scores: pd.DataFrame, alerts: Iterable[
     tz_name = timezone or str(dataset.manifest.get("timezone") or "UTC")
     _zone(tz_name)
     builder = _Builder(dataset, scores, alert_list, tz_name, answer_key)
-    context = builder.context(max_people=max_people, title=title)
+    context = builder.context(max_people=max_people, title=title, progress=progress)
     return _environment().get_template("report.html.j2").render(**context)
 
 
@@ -135,7 +137,7 @@ class _Builder:
         return pd.Series(staff["role"].astype("string").to_numpy(), index=staff["user_id"].astype("string").to_numpy())
 
     # ---- the whole page -----------------------------------------------------------------------------
-    def context(self, *, max_people: int, title: str) -> dict:
+    def context(self, *, max_people: int, title: str, progress: ProgressFn | None = None) -> dict:
         people = people_ranking(self.alerts)
         by_user: dict[str, list[dict]] = {}
         for alert in self.alerts:
@@ -144,8 +146,13 @@ class _Builder:
         hours = self._hour_counts([p["user_id"] for p in carded])
         reference = self._daily_reference()
         self.daily_max = self._daily_max([p["user_id"] for p in carded])
-        cards = [self._card(rank, person, by_user[person["user_id"]], hours, reference)
-                 for rank, person in enumerate(carded, start=1)]
+        cards = []
+        for rank, person in enumerate(carded, start=1):
+            if progress:
+                progress("drawing the report", rank - 1, len(carded))
+            cards.append(self._card(rank, person, by_user[person["user_id"]], hours, reference))
+        if progress:
+            progress("drawing the report", len(carded), len(carded))
         return {
             "title": title,
             "csp": CSP,
