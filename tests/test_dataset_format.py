@@ -190,3 +190,14 @@ def test_example_dataset_copy_in_csv_gz_loads_the_same(tmp_path: Path, example_d
     save_dataset(plain.tables, tmp_path / "gz", fmt="csv.gz", manifest=plain.manifest)
     again = load_dataset(tmp_path / "gz")
     assert again.events["event_id"].tolist() == plain.events["event_id"].tolist()
+
+
+def test_written_files_follow_the_umask_not_mkstemp(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_table(pd.DataFrame({"subject_id": ["P1"]}), tmp_path / "subjects.csv")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "subjects.csv").stat().st_mode & 0o777 == 0o644
