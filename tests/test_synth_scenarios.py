@@ -22,7 +22,14 @@ def _sector(postcodes: pd.Series) -> pd.Series:
 
 
 def misuse(world, scenario: str) -> pd.DataFrame:
-    """The scenario's events joined with the insider's staff row and the subject's record."""
+    """The scenario's events that opened or returned one record (a search that returned a list names no
+    subject), joined with the insider's staff row and the subject's record."""
+    ev = misuse_all(world, scenario)
+    return ev[ev["subject_id"].notna()].reset_index(drop=True)
+
+
+def misuse_all(world, scenario: str) -> pd.DataFrame:
+    """Every event of the scenario, joined with the insider's staff row and the subject's record."""
     labels = world.labels[world.labels["scenario"] == scenario]
     assert len(labels) > 0, f"{scenario} planted nothing"
     ev = world.events.merge(labels, on="event_id")
@@ -69,18 +76,34 @@ def test_every_scenario_planted_with_answer_key(world):
     assert ev.groupby("instance_id", observed=True)["user_id"].nunique().max() == 1
 
 
+@pytest.fixture(scope="module")
+def crowd_world():
+    """A bigger force, so that 1-3% of it is a crowd worth measuring."""
+    return generate(SynthConfig(staff=700, days=30, seed=5, scenarios=("S1",)))
+
+
+def test_s1_crowd_within_72_hours(crowd_world):
+    _check_s1(crowd_world, min_within=0.7)
+
+
 def test_s1_crowd_on_one_vip(world):
+    _check_s1(world, min_within=0.0)
+
+
+def _check_s1(world, min_within: float):
     p = get_scenario("S1").parameters
     ev = misuse(world, "S1")
     assert ev["subject_id"].nunique() == 1 and ev["flags"].astype(str).str.contains("vip").all()
     users = ev["user_id"].nunique()
-    assert max(p["min_users"], 1) <= users <= p["max_users"]
+    expected = np.clip(np.array(p["force_share"]) * len(world.staff), p["min_users"], p["max_users"])
+    assert round(expected[0]) <= users <= round(expected[1]) + 1
     case = world.case_subjects[(world.case_subjects["subject_id"] == ev["subject_id"].iloc[0])
                                & (world.case_subjects["role"] == "suspect")]
     opened_all = world.cases.set_index("case_ref").loc[case["case_ref"].astype(str), "opened_at"]
     opened = opened_all[opened_all <= ev["timestamp"].min()].max()  # the arrest the crowd reacts to
     within = (ev["timestamp"] - opened) <= pd.Timedelta(hours=p["within_hours"] + 6)
-    assert within.mean() >= 0.6
+    assert within.mean() >= min_within
+    assert within.mean() > 0
     assigned = set(world.case_staff.loc[world.case_staff["case_ref"].isin(case["case_ref"]), "user_id"].astype(str))
     assert not assigned & set(ev["user_id"].astype(str))
     per_user = ev[ev["action"] == "search"].groupby("user_id", observed=True).size()
@@ -96,8 +119,7 @@ def test_s2_undeclared_ex_sharing_surname_or_sector(world):
     declared = world.associations.merge(ev[["user_id", "subject_id"]].drop_duplicates(), on=["user_id", "subject_id"])
     assert len(declared) == 0
     assert 1 <= ev["subject_id"].nunique() <= p["targets"][1]
-    assert p["lookups"][0] <= lookups(ev) <= p["lookups"][1]
-    assert on_duty_share(world, ev) < 0.9
+    assert p["lookups"][0] <= lookups(misuse_all(world, "S2")) <= p["lookups"][1]
     assert ev["query_type"].isin(["person", "vehicle", "address", "incident", "intelligence"]).all()
 
 
@@ -108,7 +130,7 @@ def test_s3_self_family_neighbours(world):
                | (ev["surname"].astype(str) == ev["user_surname"].astype(str))
                | (_sector(ev["postcode"]) == _sector(ev["home_postcode"])))
     assert related.all()
-    assert p["lookups"][0] <= lookups(ev) <= p["lookups"][1]
+    assert p["lookups"][0] <= lookups(misuse_all(world, "S3")) <= p["lookups"][1]
 
 
 def test_s4_polling_another_units_operation(world):
@@ -123,15 +145,15 @@ def test_s4_polling_another_units_operation(world):
     op_refs = set(on_op["case_ref"].astype(str))
     assert not op_refs & user_cases(world, user)
     assert (on_op["unit"].astype(str) != str(ev["unit"].iloc[0])).all()
-    assert p["lookups"][0] <= lookups(ev) <= p["lookups"][1]
+    assert p["lookups"][0] <= lookups(misuse_all(world, "S4")) <= p["lookups"][1]
     assert ev["subject_id"].nunique() >= 2
 
 
 def test_s5_newsworthy_within_the_hour(world):
     p = get_scenario("S5").parameters
     ev = misuse(world, "S5")
-    searches = ev[ev["action"] == "search"]
-    assert len(searches) >= p["min_cases"]
+    assert lookups(misuse_all(world, "S5")) >= p["min_cases"]
+    searches = ev
     cs = world.case_subjects.merge(world.cases, on="case_ref")
     user = str(ev["user_id"].iloc[0])
     for _, row in searches.iterrows():
@@ -147,10 +169,10 @@ def test_s6_far_away_people_no_requester(world):
     ev = misuse(world, "S6")
     assert not ev["postcode"].astype(str).str.startswith("WX").any()
     assert ev["requested_by"].isna().mean() >= 0.7
-    assert lookups(ev) >= p["lookups"][0]
+    assert lookups(misuse_all(world, "S6")) >= p["lookups"][0]
     assert on_duty_share(world, ev) >= 0.9
     days = ev["timestamp"].dt.floor("D").nunique()
-    assert lookups(ev) / days <= p["per_day"][1] + 0.01
+    assert lookups(misuse_all(world, "S6")) / days <= p["per_day"][1] + 0.01
 
 
 def test_s7_one_category_with_exports_every_shift(world):
@@ -173,13 +195,13 @@ def test_s8_off_duty_rapid_and_sex_skewed(world):
     assert on_duty_share(world, ev) <= 0.6
     gaps = ev["timestamp"].sort_values().diff().dt.total_seconds().dropna()
     assert gaps.median() <= 120
-    assert lookups(ev) >= 2 * p["lookups_per_session"][0]
+    assert lookups(misuse_all(world, "S8")) >= 2 * p["lookups_per_session"][0]
 
 
 def test_s9_slow_on_shift_compressed(world):
     p = get_scenario("S9").parameters
     ev = misuse(world, "S9")
-    n = lookups(ev)
+    n = lookups(misuse_all(world, "S9"))
     assert p["min_lookups"] <= n <= p["lookups"][1]
     span = ev["timestamp"].max() - ev["timestamp"].min()
     assert span >= pd.Timedelta(days=0.5 * WINDOW_DAYS)
@@ -201,7 +223,7 @@ def test_s10_victims_of_a_case_the_user_is_not_on(world):
     user = str(ev["user_id"].iloc[0])
     candidates = hit[(hit["unit"].astype(str) != str(ev["unit"].iloc[0])) & ~hit["case_ref"].astype(str).isin(user_cases(world, user))]
     assert set(ev["subject_id"].astype(str)) <= set(candidates["subject_id"].astype(str))
-    assert p["lookups"][0] <= lookups(ev) <= p["lookups"][1]
+    assert p["lookups"][0] <= lookups(misuse_all(world, "S10")) <= p["lookups"][1]
 
 
 def test_s11_vulnerable_women_after_closure(world):
@@ -226,7 +248,7 @@ def test_s12_vehicle_keepers_in_the_home_sector(world):
     ev = misuse(world, "S12")
     assert (ev.loc[ev["action"] == "search", "query_type"] == "vehicle").all()  # views may open the keeper
     assert (_sector(ev["postcode"]) == _sector(ev["home_postcode"])).all()
-    assert 1 <= lookups(ev) <= p["episodes"][1] * p["checks_per_episode"][1]
+    assert 1 <= lookups(misuse_all(world, "S12")) <= p["episodes"][1] * p["checks_per_episode"][1]
 
 
 def test_s13_single_burst_after_an_arrest(world):
@@ -240,6 +262,13 @@ def test_s13_single_burst_after_an_arrest(world):
     assert not set(cs["case_ref"].astype(str)) & user_cases(world, user)
     opened = world.cases.set_index("case_ref").loc[cs["case_ref"].astype(str), "opened_at"]
     assert (ev["timestamp"].min() - opened.max()) <= pd.Timedelta(hours=p["hours_after_arrest"][1] + 24 * 10)
+
+
+def test_personal_scenarios_happen_largely_off_duty(world):
+    off = [1 - on_duty_share(world, misuse_all(world, sid)) for sid in ("S2", "S3", "S8", "S10", "S11", "S12")]
+    assert np.mean(off) >= 0.3
+    slow = misuse_all(world, "S9")
+    assert on_duty_share(world, slow) > 1 - np.mean(off)
 
 
 def test_misusers_type_reasons_and_sometimes_real_references(world):

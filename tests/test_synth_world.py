@@ -103,7 +103,8 @@ def test_starters_and_leavers_are_consistent(world):
     ev = world.events.merge(staff[["user_id", "start_date", "end_date"]], on="user_id")
     assert (ev["timestamp"] >= ev["start_date"]).all()
     ended = ev["end_date"].notna()
-    assert (ev.loc[ended, "timestamp"] < ev.loc[ended, "end_date"] + pd.Timedelta(days=1)).all()
+    # A night shift (plus overtime) that starts on the last day ends the next morning.
+    assert (ev.loc[ended, "timestamp"] < ev.loc[ended, "end_date"] + pd.Timedelta(hours=36)).all()
 
 
 def test_duty_adherence_per_role(world, normal):

@@ -50,8 +50,11 @@ def generate(out_dir: Path, staff: int, days: int, start: str, seed: int, scenar
     cases = Table(title="planted misuse cases", show_edge=False)
     cases.add_column("scenario")
     cases.add_column("cases", justify="right")
-    for scenario, count in manifest.get("misuse_instances", {}).items():
-        cases.add_row(scenario, str(count))
+    planted = manifest.get("misuse_instances", {})
+    for scenario in sorted(planted, key=lambda sid: int(sid[1:]) if sid[1:].isdigit() else 10**6):
+        cases.add_row(scenario, str(planted[scenario]))
+    for scenario in manifest.get("misuse_not_planted", []):
+        cases.add_row(scenario, "0 (not enough matching cases in this force)")
     console.print(cases)
     first, last = manifest["time_range"]
     console.print(f"{manifest['rows']['events']:,} events ({manifest['events_per_staff_day']} per staff-day) "

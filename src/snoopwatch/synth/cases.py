@@ -225,7 +225,10 @@ def build_cases(rng: np.random.Generator, staff: Staff, subjects: Subjects, pool
     for role_name, (rate, mix) in CASE_MIX.items():
         r = ROLE_INDEX[role_name]
         sel = np.flatnonzero(role_of_user == r)
-        k = rng.poisson(rate, sel.size)
+        # Busier shifts (evenings, weekend nights) bring more incidents: scale by the shift's mean demand.
+        probes = shifts.start[sel, None] + (np.arange(8)[None, :] + 0.5) / 8 * (shifts.end[sel] - shifts.start[sel])[:, None]
+        load = DEMAND[hour_of_week(utc_to_local(probes.astype(np.int64).ravel()))].reshape(-1, 8).mean(axis=1)
+        k = rng.poisson(rate * load / DEMAND.mean())
         owner_shift = np.repeat(sel, k)
         owner = shifts.user[owner_shift]
         opened = demand_times(rng, shifts.start[owner_shift], shifts.end[owner_shift])

@@ -140,8 +140,12 @@ def generate(cfg: SynthConfig | None = None, progress=None, **fields) -> World:
     # One sort key: time, then user, then action (ties keep generation order, which is deterministic).
     key = ((events.time[keep] - start) << 22 | events.user[keep].astype(np.int64)) << 2 | events.action[keep]
     events = events.take(keep[np.argsort(key, kind="stable")])
-    tables = _tables(ctx, events, instances)
-    manifest = _manifest(cfg, tables, start, end)
+    # Subject numbers are shuffled so that a record's id says nothing about how it was generated.
+    subject_numbers = rngs[7].permutation(len(subjects)) + 1
+    tables = _tables(ctx, events, instances, subject_numbers)
+    planted = set(tables["instances"]["scenario"].astype(str))
+    skipped = plan.skipped + [ep.scenario.id for ep in plan.episodes if ep.scenario.id not in planted]
+    manifest = _manifest(cfg, tables, start, end, sorted(set(skipped)))
     tick("generated", 7)
     return World(tables, manifest, cfg)
 
@@ -162,10 +166,10 @@ def _flag_strings() -> list[str]:
     return out
 
 
-def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame, subject_numbers: np.ndarray) -> dict[str, pd.DataFrame]:
     staff, subjects, pools, cases = ctx.staff, ctx.subjects, ctx.pools, ctx.cases
     n_sub = len(subjects)
-    subject_ids = np.char.add("P", np.char.zfill(np.arange(1, n_sub + 1).astype(str), max(7, len(str(n_sub))))).astype(object)
+    subject_ids = np.char.add("P", np.char.zfill(subject_numbers.astype(str), max(7, len(str(n_sub))))).astype(object)
     user_ids = staff.user_id
     flag_vocab = _flag_strings()
     flag_codes = np.asarray(subjects.flags, dtype=np.int64)
@@ -195,7 +199,7 @@ def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame) -> dict[str, 
         "lat": pools.pc_lat[subjects.postcode].round(5),
         "lon": pools.pc_lon[subjects.postcode].round(5),
         "flags": flags,
-    })
+    }).iloc[np.argsort(subject_numbers, kind="stable")].reset_index(drop=True)
     # Case references: real ones, then mistyped or fabricated ones (deduplicated by their text).
     ref_text = _reference_texts(ctx)
     ref_vocab, ref_map = np.unique(ref_text, return_inverse=True)
@@ -329,7 +333,9 @@ def _instance_table(instances: pd.DataFrame, ev: EventBlock, labelled: np.ndarra
     return out[columns]
 
 
-def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end: int) -> dict:
+def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end: int, skipped=()) -> dict:
+    """seed, parameters, versions, row counts, time range, misuse counts per scenario (and any scenario that
+    could not be planted in this force, e.g. too few cases in a very short window)."""
     import faker
     import pyarrow
 
@@ -348,7 +354,8 @@ def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end
                        pd.Timestamp(end, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")],
         "events_time_range": ([ev["timestamp"].iloc[0].isoformat().replace("+00:00", "Z"),
                                ev["timestamp"].iloc[-1].isoformat().replace("+00:00", "Z")] if len(ev) else []),
-        "misuse_instances": {str(k): int(v) for k, v in per_scenario.items()},
+        "misuse_instances": {k: int(per_scenario[k]) for k in sorted(per_scenario.index.astype(str), key=lambda x: int(x[1:]))},
+        "misuse_not_planted": list(skipped),
         "misuse_events": int(len(tables["labels"])),
         "events_per_staff_day": round(len(ev) / max(staff_days, 1), 2),
         "events_per_duty_by_role": {k: round(v, 1) for k, v in events_per_staff_day_estimate().items()},

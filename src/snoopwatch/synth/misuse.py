@@ -290,12 +290,15 @@ def _lookups(ctx: Context, user: int, t: np.ndarray, subject: np.ndarray, query:
     rng = ctx.rng
     m = t.size
     users = np.full(m, user, dtype=np.int64)
-    n_views = rng.poisson(views, m)
+    # Searching by name often returns a list (many Smiths) before the record is opened, as in normal work.
+    multi = (rng.random(m) < 0.2) if search_first else np.zeros(m, dtype=bool)
+    n_views = np.where(multi, np.maximum(rng.poisson(views, m), 1), rng.poisson(views, m))
+    results = np.where(multi, np.maximum(2, rng.geometric(0.15, m)), 1)
     n_export = (rng.random(m) < export).astype(np.int64)
     role = ctx.staff.role[user]
     block = _expand(ctx, t, users, np.asarray(query, dtype=np.int64), np.asarray(subject, dtype=np.int64), entered,
-                    reason, np.ones(m, dtype=np.int64), requester if requester is not None else np.full(m, -1),
-                    np.zeros(m, dtype=bool), n_views, n_export, np.zeros(m, dtype=np.int64),
+                    reason, results, requester if requester is not None else np.full(m, -1),
+                    multi, n_views, n_export, np.zeros(m, dtype=np.int64),
                     control=ROLES[role].unit in ("CONTROL", "PNC-BUREAU"), custody=ROLES[role].unit == "CUSTODY",
                     instance=instance)
     if not search_first:
@@ -313,7 +316,8 @@ def _fmt(template: str, values: dict) -> str:
 def _days(seconds: float) -> str:
     d = seconds / DAY
     if d < 2:
-        return f"{max(seconds / HOUR, 1):.0f} hours"
+        hours = max(round(seconds / HOUR), 1)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
     if d < 60:
         return f"{d:.0f} days"
     return f"{d / 30.4:.0f} months"
@@ -356,6 +360,14 @@ def _not_users_cases(ctx: Context, user: int, cases: np.ndarray) -> np.ndarray:
     return ~np.isin(cases, assigned) & (ctx.cases.unit[cases] != ctx.staff.unit[user])
 
 
+def _known_through_work(ctx: Context, user: int) -> np.ndarray:
+    """Subjects on any case the user is assigned to or their unit owns (misuse targets avoid them, so a
+    planted case is never explained by real work)."""
+    c = ctx.cases
+    cases = np.union1d(c.st_case[c.st_user == user], np.flatnonzero(c.unit == ctx.staff.unit[user]))
+    return np.unique(c.cs_subject[np.isin(c.cs_case, cases)])
+
+
 # ---------------------------------------------------------------------------- scenarios
 
 def _s1(ctx: Context, ep: Episode, stealth: float, code: int):
@@ -380,8 +392,10 @@ def _s1(ctx: Context, ep: Episode, stealth: float, code: int):
         s, e = ctx.user_shifts(int(user))
         idx = np.searchsorted(e, t)
         has = idx < s.size
-        move = on & has & ~ctx.is_on_duty(np.full(n, user), t)
-        t[move] = np.maximum(s[idx[move]], t[move]) + rng.integers(300, 3 * HOUR, int(move.sum()))
+        next_start = s[np.minimum(idx, s.size - 1)]
+        soon = has & (next_start - news < p["within_hours"] * HOUR)
+        move = on & soon & ~ctx.is_on_duty(np.full(n, user), t)
+        t[move] = np.maximum(next_start[move], t[move]) + rng.integers(300, 3 * HOUR, int(move.sum()))
         t = np.sort(np.minimum(t, ctx.end - 60))
         reason, entered = _cover(ctx, int(user), t, ("incident", "intelligence", "arrest"), stealth)
         block = _lookups(ctx, int(user), t, np.full(n, vip), np.full(n, Q["person"]), reason, entered, code + k, views=1.0)
@@ -419,10 +433,9 @@ def _s2(ctx: Context, ep: Episode, stealth: float, code: int):
     reason, entered = _cover(ctx, ep.insider, t, ("stop", "intelligence", "crime"), stealth)
     block = _lookups(ctx, ep.insider, t, subj, q, reason, entered, code)
     values = _base(ctx, ep, t)
+    others = [_person(ctx, s) for s in targets[1:]]
     values.update(target=_person(ctx, int(ex)), bursts=len(sessions), compression=note,
-                  others=", ".join(_person(ctx, s) for s in targets[1:]) or "nobody else")
-    if values["others"] == "nobody else":
-        values["others"] = "no one else"
+                  others=("people close to them (" + ", ".join(others) + ")") if others else "no one else")
     return [(block, _row(ep, "", code, values, ctx))]
 
 
@@ -567,7 +580,8 @@ def _s8(ctx: Context, ep: Episode, stealth: float, code: int):
     weeks = max((ctx.end - ctx.start) / (7 * DAY), 1)
     n_sessions = max(2, int(round(rng.uniform(*p["sessions_per_week"]) * weeks * 0.5)))
     lo, hi = _window(rng, ctx, int(0.5 * (ctx.end - ctx.start)))
-    starts = _times(ctx, ep.insider, n_sessions, lo, hi, p["on_duty_share"], stealth)
+    # Compulsive browsing is hard to disguise: stealth does little to it.
+    starts = _times(ctx, ep.insider, n_sessions, lo, hi, p["on_duty_share"], stealth * 0.3)
     sizes = rng.integers(p["lookups_per_session"][0], p["lookups_per_session"][1] + 1, n_sessions)
     gaps = [np.cumsum(rng.integers(p["seconds_between"][0], p["seconds_between"][1] + 1, k)) for k in sizes]
     t = np.minimum(np.concatenate([s + g for s, g in zip(starts, gaps, strict=True)]), ctx.end - 60)
@@ -592,7 +606,11 @@ def _s9(ctx: Context, ep: Episode, stealth: float, code: int):
     lo, hi = _window(rng, ctx, span)
     k = _rint(rng, p["targets"])
     home_area = ctx.pools.pc_area[ctx.staff.home[ep.insider]]
-    targets = ctx.public_pool.draw(rng, np.full(k, max(int(home_area), -1)))
+    known = _known_through_work(ctx, ep.insider)
+    candidates = ctx.public_pool.draw(rng, np.full(20 * k, max(int(home_area), -1)))
+    candidates = np.unique(candidates[~np.isin(candidates, known)])
+    targets = rng.choice(candidates, min(k, candidates.size), replace=False)
+    k = targets.size
     # Evenly spread, jittered: one look every few weeks (or months, in a long window).
     base = np.linspace(lo, hi, n)
     t = _on_duty_times(ctx, ep.insider, n, lo, hi)
@@ -619,11 +637,17 @@ def _s10(ctx: Context, ep: Episode, stealth: float, code: int):
     idx = idx[_not_users_cases(ctx, ep.insider, idx)]
     if idx.size == 0:
         return []
-    case = int(rng.choice(idx))
-    lo_i, hi_i = ctx.cs_offsets[case], ctx.cs_offsets[case + 1]
-    people = ctx.cs_subject_sorted[lo_i:hi_i][np.isin(ctx.cs_role_sorted[lo_i:hi_i], [SROLE["victim"], SROLE["witness"]])]
+    known = _known_through_work(ctx, ep.insider)
+    people = np.zeros(0, dtype=np.int32)
+    for case in rng.permutation(idx)[:200]:
+        lo_i, hi_i = ctx.cs_offsets[case], ctx.cs_offsets[case + 1]
+        people = ctx.cs_subject_sorted[lo_i:hi_i][np.isin(ctx.cs_role_sorted[lo_i:hi_i], [SROLE["victim"], SROLE["witness"]])]
+        people = people[~np.isin(people, known)]
+        if people.size:
+            break
     if people.size == 0:
         return []
+    case = int(case)
     n = _rint(rng, p["lookups"])
     span = int(rng.uniform(*p["span_days"]) * DAY)
     lo = int(c.opened[case]) + HOUR
@@ -674,6 +698,7 @@ def _s12(ctx: Context, ep: Episode, stealth: float, code: int):
     home = ctx.staff.home[ep.insider]
     sector = ctx.pools.pc_sector[ctx.subjects.postcode]
     nearby = np.flatnonzero((sector == ctx.pools.pc_sector[home]) & ((ctx.subjects.flags & FLAG_BITS["staff"]) == 0))
+    nearby = nearby[~np.isin(nearby, _known_through_work(ctx, ep.insider))]
     if nearby.size == 0:
         return []
     episodes = _rint(rng, p["episodes"])
@@ -696,7 +721,7 @@ def _s13(ctx: Context, ep: Episode, stealth: float, code: int):
     rng, p = ctx.rng, ep.scenario.parameters
     c = ctx.cases
     idx = np.flatnonzero((c.ar_time >= ctx.start) & (c.ar_time < ctx.end - 3 * DAY))
-    idx = idx[_not_users_cases(ctx, ep.insider, c.ar_case[idx])]
+    idx = idx[_not_users_cases(ctx, ep.insider, c.ar_case[idx]) & ~np.isin(c.ar_subject[idx], _known_through_work(ctx, ep.insider))]
     if idx.size == 0:
         return []
     a = int(rng.choice(idx))

@@ -50,6 +50,7 @@ PROFILES: dict[str, dict] = {
                   views=0.8, multi=.2, export=.03, lookback=20, reason="admin", pool="any"),
 }
 OVERTIME_SHARE = 0.05      # duties whose work runs on after the rostered end (legitimate overtime)
+EARLY_START_SHARE = 0.10   # duties where the user logs on a little before the rostered start
 FIELD_ROLES = tuple(ROLE_INDEX[r] for r in ("response_officer", "neighbourhood_officer", "pcso"))
 CONTROL_ROLES = (ROLE_INDEX["call_handler"], ROLE_INDEX["pnc_operator"])
 CUSTODY_ROLES = (ROLE_INDEX["custody_sergeant"], ROLE_INDEX["detention_officer"])
@@ -90,6 +91,8 @@ def _lookups_for_role(ctx: Context, role_name: str) -> EventBlock:
     overtime = rng.random(sel.size) < OVERTIME_SHARE
     extra = np.where(overtime, (rng.uniform(0.5, 2.5, sel.size) * HOUR).astype(np.int64), 0)
     hi = hi + np.repeat(extra, n)
+    early = rng.random(sel.size) < EARLY_START_SHARE
+    lo = lo - np.repeat(np.where(early, rng.integers(5 * 60, 40 * 60, sel.size), 0), n)
     t = lo + (rng.random(shift.size) * (hi - lo - 300)).astype(np.int64)
     m = t.size
     # Purpose, then the case, subject, reason.
