@@ -154,6 +154,16 @@ def _cat(codes: np.ndarray, vocab) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=pd.Index(list(vocab), dtype=object)))
 
 
+def _cat_values(values) -> pd.Series:
+    """Strings (None = missing) as a categorical with object-dtype categories, as the data-set reader gives."""
+    values = np.asarray(values, dtype=object)
+    present = np.array([v is not None for v in values], dtype=bool) if values.size else np.zeros(0, dtype=bool)
+    vocab = sorted(set(values[present].tolist()))
+    index = {v: i for i, v in enumerate(vocab)}
+    codes = np.array([index[v] if ok else -1 for v, ok in zip(values, present, strict=True)], dtype=np.int64)
+    return _cat(codes, vocab)
+
+
 def _text(values) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype=TEXT)
 
@@ -171,11 +181,8 @@ def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame, subject_numbe
     n_sub = len(subjects)
     subject_ids = np.char.add("P", np.char.zfill(subject_numbers.astype(str), max(7, len(str(n_sub))))).astype(object)
     user_ids = staff.user_id
-    flag_vocab = _flag_strings()
-    flag_codes = np.asarray(subjects.flags, dtype=np.int64)
-    flags = _cat(flag_codes, flag_vocab)
-    flags = flags.cat.rename_categories({"": "__none__"}) if "" in flag_vocab else flags
-    flags = flags.where(flag_codes != 0).cat.remove_categories(["__none__"])
+    flag_vocab = _flag_strings()[1:]  # mask 0 (no flag) is a missing value
+    flags = _cat(np.asarray(subjects.flags, dtype=np.int64) - 1, flag_vocab)
     staff_tab = pd.DataFrame({
         "user_id": _cat(np.arange(len(staff)), user_ids),
         "role": _cat(staff.role, [r.name for r in ROLES]),
@@ -231,7 +238,7 @@ def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame, subject_numbe
         "user_id": _cat(sh.user[in_window], user_ids),
         "start": to_timestamps(sh.start[in_window]),
         "end": to_timestamps(sh.end[in_window]),
-        "shift": pd.Categorical(np.array(SHIFT_NAMES, dtype=object)[sh.code[in_window]], categories=sorted(set(SHIFT_NAMES))),
+        "shift": _cat(np.searchsorted(sorted(set(SHIFT_NAMES)), np.array(SHIFT_NAMES)[sh.code[in_window]]), sorted(set(SHIFT_NAMES))),
     })
     rel = ctx.relations
     dec = rel.declared
@@ -261,8 +268,8 @@ def _tables(ctx: Context, ev: EventBlock, instances: pd.DataFrame, subject_numbe
     inst_scen = instances["scenario"].to_numpy(dtype=object) if len(instances) else np.zeros(0, dtype=object)
     labels = pd.DataFrame({
         "event_id": events["event_id"].iloc[labelled].reset_index(drop=True),
-        "scenario": pd.Categorical(inst_scen[ev.instance[labelled]]) if labelled.size else pd.Categorical([]),
-        "instance_id": pd.Categorical(inst_ids[ev.instance[labelled]]) if labelled.size else pd.Categorical([]),
+        "scenario": _cat_values(inst_scen[ev.instance[labelled]]),
+        "instance_id": _cat_values(inst_ids[ev.instance[labelled]]),
     })
     inst_tab = _instance_table(instances, ev, labelled, user_ids)
     return {"events": events, "staff": staff_tab, "subjects": subj_tab, "cases": case_tab, "case_subjects": cs_tab,
@@ -309,7 +316,7 @@ def _instance_table(instances: pd.DataFrame, ev: EventBlock, labelled: np.ndarra
     columns = ["instance_id", "scenario", "user_id", "first_at", "last_at", "n_events", "narrative"]
     if not len(instances):
         return pd.DataFrame({
-            "instance_id": pd.Categorical([]), "scenario": pd.Categorical([]), "user_id": pd.Categorical([]),
+            "instance_id": _cat_values([]), "scenario": _cat_values([]), "user_id": _cat_values([]),
             "first_at": pd.Series([], dtype="datetime64[ns, UTC]"), "last_at": pd.Series([], dtype="datetime64[ns, UTC]"),
             "n_events": pd.array([], dtype="Int64"), "narrative": pd.Series([], dtype=TEXT)})[columns]
     code = ev.instance[labelled]
@@ -322,9 +329,9 @@ def _instance_table(instances: pd.DataFrame, ev: EventBlock, labelled: np.ndarra
     np.maximum.at(last, code, times)
     present = count > 0
     out = pd.DataFrame({
-        "instance_id": pd.Categorical(instances["instance_id"].to_numpy(dtype=object)[present]),
-        "scenario": pd.Categorical(instances["scenario"].to_numpy(dtype=object)[present]),
-        "user_id": pd.Categorical(user_ids[instances["user"].to_numpy()[present]]),
+        "instance_id": _cat_values(instances["instance_id"].to_numpy(dtype=object)[present]),
+        "scenario": _cat_values(instances["scenario"].to_numpy(dtype=object)[present]),
+        "user_id": _cat_values(user_ids[instances["user"].to_numpy()[present]]),
         "first_at": to_timestamps(first[present]),
         "last_at": to_timestamps(last[present]),
         "n_events": pd.array(count[present], dtype="Int64"),
