@@ -191,6 +191,9 @@ def test_written_data_set_loads_strictly(world, tmp_path):
     counts = ds.labels.groupby("instance_id", observed=True).size()
     assert (inst.loc[counts.index, "n_events"].astype(int) == counts).all()
     assert inst["narrative"].str.len().min() > 30
+    # The in-memory world is exactly what a reader gets back from disk (evaluate uses it without writing).
+    for name, frame in world.tables.items():
+        pd.testing.assert_frame_equal(ds.tables[name].reset_index(drop=True), frame.reset_index(drop=True), obj=name)
 
 
 def test_same_seed_same_tables_and_bytes(tmp_path):
