@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, reset=reset, **kwargs)
 
 TAIL_GRID = 160  # tail probabilities per feature kept for surprises (log-spaced down to 1 / rows)
+EXTRA_DECADES = 6.0  # at most this many decades of extrapolation beyond the training maximum
 
 
 def _tail_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,23 +43,25 @@ def _tail_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return levels, np.log10(at_least / m)
 
 
-def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int) -> np.ndarray:
-    """-log10 P(X >= x) by the table: exact at levels, interpolated between, 0.5/rows beyond the top."""
+def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int,
+                 extrapolate: bool = False) -> np.ndarray:
+    """-log10 P(X >= x) by the table: exact at levels, interpolated between, 0 below the lowest level,
+    -log10(0.5 / rows) beyond the highest training value.
+
+    extrapolate: beyond the highest training value, extend the tail log-linearly (the slope of the last
+    decade of the table), so scores never seen in training keep their order instead of tying at the top.
+    """
     keep = ~np.isnan(levels)
     levels, log_p = levels[keep], log_p[keep]
-    i = np.searchsorted(levels, x, side="right") - 1
-    below = i < 0
-    i = np.clip(i, 0, len(levels) - 1)
-    j = np.minimum(i + 1, len(levels) - 1)
     top = np.log10(0.5 / rows)
-    lo_v, hi_v = levels[i], levels[j]
-    lo_p = log_p[i]
-    hi_p = np.where(j == i, top, log_p[j])
-    frac = np.where(hi_v > lo_v, (x - lo_v) / np.where(hi_v > lo_v, hi_v - lo_v, 1.0), 0.0)
-    above = x > levels[-1]
-    value = np.where(x == lo_v, lo_p, lo_p + np.clip(frac, 0, 1) * (hi_p - lo_p))
-    value = np.where(above, top, value)
-    return np.where(below, 0.0, -value)
+    value = -np.interp(x, levels, log_p, left=0.0, right=top)
+    decade = np.flatnonzero(log_p >= log_p[-1] + 1.0)
+    if extrapolate and len(decade):
+        spread = levels[-1] - levels[decade[-1]]
+        if spread > 0:
+            beyond = x > levels[-1]
+            value = np.where(beyond, value + np.minimum((x - levels[-1]) / spread, EXTRA_DECADES), value)
+    return value
 
 
 class SnoopwatchForest(BaseEstimator):
@@ -126,7 +129,8 @@ class SnoopwatchForest(BaseEstimator):
     def score_surprise(self, scores: np.ndarray) -> np.ndarray:
         """-log10 of the share of training rows scoring at least as high (0 = ordinary, 6 = one in a million)."""
         check_is_fitted(self, "forest_")
-        return _tail_lookup(np.asarray(scores, np.float64), self.score_levels_, self.score_log_p_, self.calibration_rows_)
+        return _tail_lookup(np.asarray(scores, np.float64), self.score_levels_, self.score_log_p_, self.calibration_rows_,
+                            extrapolate=True)
 
     def feature_surprise(self, X) -> np.ndarray:
         """Per row and feature: -log10 of the share of training rows at least as extreme in the suspicious

@@ -1,10 +1,19 @@
 """Training: features of the history period, a SnoopwatchForest fitted on them, and the model's envelope.
 
-The event score combines the forest with the explanation evidence (shared/DESIGN.md: misuse is what stays
-unexplained AND is unusual): the forest's calibrated surprise is weighted by how unexplained the access
-is, `1 - EXPLAINED_DISCOUNT * explained_by_case`, so an access explained by a case the user works keeps
-only a quarter of its forest surprise. The weighted score is calibrated once more against the training
-events, so the score written out reads as -log10 of "how rare is a score this high in normal history".
+The event score (shared/DESIGN.md: misuse is what stays unexplained AND carries unusual evidence):
+
+    score = (forest surprise + evidence) x (1 - EXPLAINED_DISCOUNT x explained_by_case)
+
+- forest surprise: -log10 of the share of training events the forest finds at least as isolated;
+- evidence: for each feature group (purpose, surname, near home, roster, history, ...), the strongest
+  feature's tail surprise beyond EVIDENCE_FLOOR (one in ten), summed over groups. The forest alone
+  dilutes a single extreme signal among forty features (a tree path rarely splits on one rare binary);
+  the group sum keeps it, and taking the maximum within a group stops correlated twins (off roster and
+  minutes off duty) from counting twice;
+- the explanation discount: an access explained by an open case the user works keeps a quarter.
+
+The combined score is calibrated once more against the training events, so the score written out reads
+as -log10 of "how rare is a score this high in normal history".
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from snoopwatch.features import BY_NAME, build_features
 from snoopwatch.features._util import seconds
 
 EXPLAINED_DISCOUNT = 0.75
+EVIDENCE_FLOOR = 1.0
+CHUNK_ROWS = 250_000  # rows per block when computing surprises (bounds memory at millions of events)
 MODEL_NAME = "snoopwatch-forest"
 MIN_TRAINING_EVENTS = 50
 
@@ -48,20 +59,44 @@ class TrainedModel:
 
     def event_scores(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(calibrated event score, forest surprise) for a feature frame with this model's columns."""
-        X = frame[self.features].to_numpy(np.float32)
-        forest = self.estimator.score_surprise(self.estimator.score_samples(X))
-        combined = weighted_score(forest, frame)
+        combined, forest = combined_score(self.estimator, frame, self.features)
         cal = self.envelope["calibration"]
-        score = _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]))
+        score = _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]),
+                             extrapolate=True)
         return score.astype(np.float32), forest.astype(np.float32)
 
 
-def weighted_score(forest_surprise: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-    """The forest's surprise, discounted where a case explains the access (see module docstring)."""
+def group_evidence(surprise: np.ndarray, features: list[str]) -> np.ndarray:
+    """Sum over feature groups of the group's strongest surprise beyond EVIDENCE_FLOOR."""
+    groups = [BY_NAME[f].group for f in features]
+    total = np.zeros(len(surprise), dtype=np.float64)
+    for group in dict.fromkeys(groups):
+        columns = [i for i, g in enumerate(groups) if g == group]
+        total += np.maximum(surprise[:, columns].max(axis=1) - EVIDENCE_FLOOR, 0.0)
+    return total
+
+
+def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(uncalibrated combined score, forest surprise), computed in blocks of CHUNK_ROWS rows."""
+    n = len(frame)
+    combined = np.zeros(n, dtype=np.float64)
+    forest = np.zeros(n, dtype=np.float64)
+    for start in range(0, n, CHUNK_ROWS):  # blocks of a quarter million rows, not events
+        block = frame.iloc[start:start + CHUNK_ROWS]
+        X = block[features].to_numpy(np.float32)
+        f = estimator.score_surprise(estimator.score_samples(X))
+        evidence = group_evidence(estimator.feature_surprise(X), features)
+        forest[start:start + len(block)] = f
+        combined[start:start + len(block)] = weighted_score(f + evidence, block)
+    return combined, forest
+
+
+def weighted_score(raw: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """The raw score, discounted where a case explains the access (see module docstring)."""
     if "explained_by_case" not in frame.columns:
-        return forest_surprise.astype(np.float64)
+        return raw.astype(np.float64)
     explained = frame["explained_by_case"].to_numpy(np.float64)
-    return forest_surprise * (1.0 - EXPLAINED_DISCOUNT * explained)
+    return raw * (1.0 - EXPLAINED_DISCOUNT * explained)
 
 
 def data_hash(events: pd.DataFrame) -> str:
@@ -117,9 +152,8 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     rng = np.random.default_rng(seed)
     rows = min(len(X), estimator.fit_rows)
     pick = np.sort(rng.choice(len(X), rows, replace=False)) if rows < len(X) else np.arange(len(X))
-    sample = fs.frame.iloc[pick]
-    forest = estimator.score_surprise(estimator.score_samples(sample.to_numpy(np.float32)))
-    levels, log_p = _tail_table(weighted_score(forest, sample))
+    combined, _ = combined_score(estimator, fs.frame.iloc[pick], list(fs.used))
+    levels, log_p = _tail_table(combined)
     events = history.events
     ts = events["timestamp"]
     envelope = {

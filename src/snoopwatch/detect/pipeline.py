@@ -100,9 +100,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     ev = events.iloc[idx]
     scores = pd.DataFrame({
         "event_id": ev["event_id"].to_numpy(), "user_id": ev["user_id"].astype(str).to_numpy(),
-        "timestamp": ev["timestamp"].to_numpy(), "score": score.astype(np.float64), "reasons": reasons,
+        "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64), "reasons": reasons,
     })
-    scores["timestamp"] = pd.to_datetime(scores["timestamp"], utc=True)
     timings["reasons"] = time.perf_counter() - step
 
     # Allow-list: which scored events each entry covers.
@@ -126,20 +125,28 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     order = np.lexsort((day, user_codes))
     ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
+    event_ids_all = scores["event_id"].astype(str).to_numpy()
+    subjects_all = (ev["subject_id"].astype(object).where(ev["subject_id"].notna(), "").astype(str).to_numpy()
+                    if "subject_id" in ev.columns else np.full(len(ev), "", dtype=object))
+    t_scored = t[idx]
+    # The events behind each alert, then their feature surprises in one pass.
+    alert_rows = []
     for row in chosen.itertuples(index=False):  # one iteration per alert (a budgeted handful a day)
         lo = np.searchsorted(ukey, row.user * (1 << 32) + row.start_day, side="left")
         hi = np.searchsorted(ukey, row.user * (1 << 32) + row.day, side="right")
         rows = order[lo:hi]
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
-        rows = rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]
-        rows = np.sort(rows)
-        event_ids = [str(e) for e in scores["event_id"].to_numpy()[rows]]
-        surprise = model.estimator.feature_surprise(sub.iloc[rows][model.features].to_numpy(np.float32))
-        why = alert_reasons(surprise, model.features)
+        alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
+    every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
+    surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32))
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(int)
+    for k, row in enumerate(chosen.itertuples(index=False)):
+        rows = alert_rows[k]
+        event_ids = event_ids_all[rows].tolist()
+        why = alert_reasons(surprise_all[offsets[k]:offsets[k + 1]], model.features)
         user = str(user_names[row.user])
         start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
-        subjects = ev["subject_id"].to_numpy()[rows] if "subject_id" in ev.columns else np.array([])
-        sentence = summary(user, sub.iloc[rows], t[idx][rows], np.asarray([str(s) if pd.notna(s) else "" for s in subjects]), why)
+        sentence = summary(user, sub.iloc[rows], t_scored[rows], subjects_all[rows], why)
         risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
         alerts.append(Alert(
             alert_id=alert_id(user, start, end, ref["file_hash"], event_ids), user_id=user,

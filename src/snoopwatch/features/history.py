@@ -14,6 +14,7 @@ from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
 CROWD_BASELINE_DAYS = 90
+SPAN_PRIOR_DAYS = 30  # a user seen for a month or less cannot have a long-running pattern yet
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
 
 
@@ -53,8 +54,14 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     earlier_days = (here - lo).astype(np.float64)
     first_day = keys[np.minimum(lo, max(len(keys) - 1, 0))] - pair * span if len(keys) else np.zeros(ctx.n, np.int64)
     since_first = np.where(earlier_days > 0, day - first_day, 0)
+    # The span is measured against how long the log has known the user, so it means the same in a
+    # 3-month training window and a 3-year detection run (a raw span only grows with the log).
+    users, first_row = np.unique(ctx.user, return_index=True)
+    user_first_day = np.zeros(int(users.max()) + 1 if len(users) else 1, dtype=np.int64)
+    user_first_day[users] = day[first_row]
+    known_for = day - user_first_day[ctx.user]
     out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
-    out["prior_unexplained_span"] = np.where(has, np.log1p(since_first), 0.0).astype(np.float32)
+    out["prior_unexplained_span"] = np.where(has, since_first / (known_for + SPAN_PRIOR_DAYS), 0.0).astype(np.float32)
 
     if {"crowd_3d", "crowd_excess"} & wanted:
         minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)

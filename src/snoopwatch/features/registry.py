@@ -96,7 +96,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "FIRST_LOOK", "first time this user looked at the subject"),
     F("prior_unexplained_days", "subject_history", "log(1 + earlier days on which the user looked at this subject without a case explaining it)", 1,
       "REPEAT_NO_CASE", "looked at the same person again without a case"),
-    F("prior_unexplained_span", "subject_history", "log(1 + days since the first of those unexplained look-ups of this subject)", 1,
+    F("prior_unexplained_span", "subject_history", "days since the first of those unexplained look-ups of this subject / (days the log has known the user + 30)", 1,
       "LONG_RUNNING", "repeat look-ups of the same person over a long time"),
     # crowd
     F("crowd_3d", "crowd", "log(1 + user-days on this subject in the last 3 days, this one included)", 1,
