@@ -71,6 +71,9 @@ class Context:
         self.public_pool = AreaPool(public, self.subject_area, n_areas)
         self.nominal_pool = AreaPool(np.flatnonzero(self.subjects.nominal), self.subject_area, n_areas)
         self.staff_records = self.staff.subject[self.staff.subject >= 0]
+        # Each member of staff's local prolific offenders (used by field roles and detectives).
+        home_area = np.where(UNIT_AREA[self.staff.unit] >= 0, UNIT_AREA[self.staff.unit], -1)
+        self.watchlist = self.nominal_pool.draw(self.rng, np.repeat(home_area, 8)).reshape(len(self.staff), 8)
         self.shift_order = np.argsort(self.shifts.start, kind="stable")
         self._build_workstations()
 

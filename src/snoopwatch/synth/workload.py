@@ -51,6 +51,9 @@ PROFILES: dict[str, dict] = {
 }
 OVERTIME_SHARE = 0.05      # duties whose work runs on after the rostered end (legitimate overtime)
 EARLY_START_SHARE = 0.10   # duties where the user logs on a little before the rostered start
+LATE_FILE_WORK_SHARE = 0.04  # own-case look-ups allowed on cases closed up to 60 days earlier
+# Share of no-case look-ups on the user's own watch list of local prolific offenders.
+WATCH_SHARE = {"response_officer": 0.15, "neighbourhood_officer": 0.4, "pcso": 0.4, "detective": 0.4}
 FIELD_ROLES = tuple(ROLE_INDEX[r] for r in ("response_officer", "neighbourhood_officer", "pcso"))
 CONTROL_ROLES = (ROLE_INDEX["call_handler"], ROLE_INDEX["pnc_operator"])
 CUSTODY_ROLES = (ROLE_INDEX["custody_sergeant"], ROLE_INDEX["detention_officer"])
@@ -108,6 +111,9 @@ def _lookups_for_role(ctx: Context, role_name: str) -> EventBlock:
 
     own = purpose == P["own"]
     case[own] = ctx.users_case(user[own], t[own], lookback[own], tries=6)
+    # File work after closure (court files, reviews, disclosure): some look-ups on recently closed cases.
+    late = own & (rng.random(m) < LATE_FILE_WORK_SHARE)
+    case[late] = ctx.users_case(user[late], t[late], np.maximum(lookback[late], 90 * DAY), tries=6, grace=60 * DAY)
     # A user with no open case of their own at that moment works on one of the unit's.
     unit_p = (purpose == P["unit"]) | (own & (case < 0))
     case[unit_p] = ctx.units_case(unit[unit_p], t[unit_p], np.maximum(lookback[unit_p], 3 * DAY), tries=4)
@@ -145,6 +151,13 @@ def _lookups_for_role(ctx: Context, role_name: str) -> EventBlock:
         subject[rest] = ctx.nominal_pool.draw(rng, area)
     else:
         subject[rest] = ctx.public_pool.draw(rng, area if prof["pool"] != "any" else np.full(rest.sum(), -1))
+    # Field officers and detectives keep returning to the same local prolific offenders with no case
+    # (a legitimate long-horizon recurrence that looks like slow misuse).
+    share = WATCH_SHARE.get(role_name, 0.0)
+    if share:
+        watched = rest & (rng.random(m) < share)
+        slot = rng.integers(0, ctx.watchlist.shape[1], watched.sum())
+        subject[watched] = ctx.watchlist[user[watched], slot]
     # Reason codes that fit the role and the case.
     reason = np.full(m, R[prof["reason"]], dtype=np.int64)
     has_case = case >= 0
