@@ -53,8 +53,8 @@ def generate(out_dir: Path, staff: int, days: int, start: str, seed: int, scenar
     planted = manifest.get("misuse_instances", {})
     for scenario in sorted(planted, key=lambda sid: int(sid[1:]) if sid[1:].isdigit() else 10**6):
         cases.add_row(scenario, str(planted[scenario]))
-    for scenario in manifest.get("misuse_not_planted", []):
-        cases.add_row(scenario, "0 (not enough matching cases in this force)")
+    for scenario, count in manifest.get("misuse_not_planted", {}).items():
+        cases.add_row(scenario, f"{count} not planted (no suitable insider or case in this force and window)")
     console.print(cases)
     first, last = manifest["time_range"]
     console.print(f"{manifest['rows']['events']:,} events ({manifest['events_per_staff_day']} per staff-day) "

@@ -143,9 +143,11 @@ def generate(cfg: SynthConfig | None = None, progress=None, **fields) -> World:
     # Subject numbers are shuffled so that a record's id says nothing about how it was generated.
     subject_numbers = rngs[7].permutation(len(subjects)) + 1
     tables = _tables(ctx, events, instances, subject_numbers)
-    planted = set(tables["instances"]["scenario"].astype(str))
-    skipped = plan.skipped + [ep.scenario.id for ep in plan.episodes if ep.scenario.id not in planted]
-    manifest = _manifest(cfg, tables, start, end, sorted(set(skipped)))
+    planted_episodes = {str(i).rsplit("-", 1)[0] if str(i).count("-") == 2 else str(i)
+                        for i in tables["instances"]["instance_id"].astype(str)}
+    skipped = plan.skipped + [ep.scenario.id for ep in plan.episodes
+                              if f"{ep.scenario.id}-{ep.number:02d}" not in planted_episodes]
+    manifest = _manifest(cfg, tables, start, end, skipped)
     tick("generated", 7)
     return World(tables, manifest, cfg)
 
@@ -340,7 +342,7 @@ def _instance_table(instances: pd.DataFrame, ev: EventBlock, labelled: np.ndarra
     return out[columns]
 
 
-def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end: int, skipped=()) -> dict:
+def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end: int, skipped: list[str]) -> dict:
     """seed, parameters, versions, row counts, time range, misuse counts per scenario (and any scenario that
     could not be planted in this force, e.g. too few cases in a very short window)."""
     import faker
@@ -362,7 +364,7 @@ def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end
         "events_time_range": ([ev["timestamp"].iloc[0].isoformat().replace("+00:00", "Z"),
                                ev["timestamp"].iloc[-1].isoformat().replace("+00:00", "Z")] if len(ev) else []),
         "misuse_instances": {k: int(per_scenario[k]) for k in sorted(per_scenario.index.astype(str), key=lambda x: int(x[1:]))},
-        "misuse_not_planted": list(skipped),
+        "misuse_not_planted": {k: skipped.count(k) for k in sorted(set(skipped), key=lambda x: int(x[1:]))},
         "misuse_events": int(len(tables["labels"])),
         "events_per_staff_day": round(len(ev) / max(staff_days, 1), 2),
         "events_per_duty_by_role": {k: round(v, 1) for k, v in events_per_staff_day_estimate().items()},

@@ -180,7 +180,7 @@ def _prepare_s11(rng, ep: Episode, world) -> None:
         own = np.flatnonzero(shifts.user == ep.insider)
     picks = rng.choice(own, k, replace=own.size < k)
     opened = shifts.start[picks] + (rng.random(k) * (shifts.end[picks] - shifts.start[picks]) * 0.8).astype(np.int64)
-    closed = opened + (rng.uniform(1, 10, k) * DAY).astype(np.int64)
+    closed = opened + (rng.uniform(1, min(10.0, max(1.5, 0.15 * (end - start) / DAY)), k) * DAY).astype(np.int64)
     cats = rng.choice([CAT["domestic"], CAT["concern_for_welfare"]], k)
     codes = book.add_cases(np.full(k, staff.unit[ep.insider]), cats, opened, closed)
     book.link_subjects(codes, chosen, SROLE["victim"])
@@ -633,7 +633,8 @@ def _s10(ctx: Context, ep: Episode, stealth: float, code: int):
     rng, p = ctx.rng, ep.scenario.parameters
     c = ctx.cases
     cats = [CAT[x] for x in ("domestic", "sexual_offence", "assault", "serious_assault")]
-    idx = np.flatnonzero(np.isin(c.category, cats) & (c.opened >= ctx.start) & (c.opened < ctx.end - 30 * DAY))
+    room = min(30 * DAY, int(0.4 * (ctx.end - ctx.start)))
+    idx = np.flatnonzero(np.isin(c.category, cats) & (c.opened >= ctx.start) & (c.opened < ctx.end - room))
     idx = idx[_not_users_cases(ctx, ep.insider, idx)]
     if idx.size == 0:
         return []
@@ -672,9 +673,11 @@ def _s11(ctx: Context, ep: Episode, stealth: float, code: int):
     ts, subj = [], []
     for woman, closed in zip(ep.data["women"], ep.data["closed"], strict=True):
         k = _rint(rng, p["views_per_woman"])
-        first = int(closed + rng.uniform(*p["days_after_closure"]) * DAY)
-        if first >= ctx.end - DAY:
+        lo_days, hi_days = p["days_after_closure"]
+        room = (ctx.end - 2 * DAY - closed) / DAY   # a short window squeezes the delay, never below the minimum
+        if room < lo_days:
             continue
+        first = int(closed + rng.uniform(lo_days, min(hi_days, room)) * DAY)
         t = _times(ctx, ep.insider, k, first, min(first + 30 * DAY, ctx.end - HOUR), p["on_duty_share"], stealth)
         t = np.maximum(t, closed + DAY)
         ts.append(t)
