@@ -86,3 +86,23 @@ def test_typical_events_get_no_reasons():
     est = SnoopwatchForest(n_estimators=20, directions=DIRECTIONS, random_state=0).fit(X)
     surprise = est.feature_surprise(np.median(X, axis=0)[None, :].astype(np.float32))
     assert event_reason_codes(surprise, NAMES)[0] == ""
+
+
+def test_surprise_is_judged_against_the_row_s_own_group():
+    """Repeat look-ups without a case: routine for operators, rare for detectives."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    groups = np.where(np.arange(n) < n // 2, "pnc_operator", "detective")
+    repeat = np.where(groups == "pnc_operator", rng.poisson(3.0, n), rng.poisson(0.05, n)).astype(np.float32)
+    X = np.column_stack([np.log1p(repeat), rng.normal(0, 1, n)]).astype(np.float32)
+    est = SnoopwatchForest(n_estimators=20, directions=[1, 1], random_state=0).fit(X, groups=groups)
+    assert est.groups_ == ["detective", "pnc_operator"]
+    row = np.array([[np.log1p(4.0), 0.0]], dtype=np.float32)
+    as_operator = est.feature_surprise(row, ["pnc_operator"])[0, 0]
+    as_detective = est.feature_surprise(row, ["detective"])[0, 0]
+    as_unknown = est.feature_surprise(row, ["cleaner"])[0, 0]
+    assert as_detective > as_operator + 1.5
+    assert as_operator < as_unknown < as_detective
+    scores = est.score_samples(np.vstack([row, row]))
+    judged = est.score_surprise(scores, ["pnc_operator", "detective"])
+    assert judged[1] > judged[0]

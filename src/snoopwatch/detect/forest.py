@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, reset=reset, **kwargs)
 
 TAIL_GRID = 160  # tail probabilities per feature kept for surprises (log-spaced down to 1 / rows)
+MIN_GROUP_ROWS = 2000  # a group (role) needs this many sampled rows for its own feature tails
 EXTRA_DECADES = 6.0  # at most this many decades of extrapolation beyond the training maximum
 
 
@@ -67,6 +68,9 @@ def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int
 class SnoopwatchForest(BaseEstimator):
     """Isolation forest on directed, median-floored features; higher score = more suspicious.
 
+    Feature surprises (for evidence and reasons) can be judged per group, e.g. per role: repeat look-ups
+    without a case are ordinary for a PNC operator and rare for a detective.
+
     directions: one of -1, 0, +1 per feature (see snoopwatch.features.registry); None = all 0 (plain
     isolation forest on the raw features). fit_rows: rows sampled to grow the trees (and to calibrate).
     """
@@ -93,14 +97,19 @@ class SnoopwatchForest(BaseEstimator):
         signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
         return np.maximum(X * signs, self.floor_)
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
+        """Fit on X (rows x features). groups: optional label per row (the user's role); feature surprises
+        are then judged against the row's own group when it has at least MIN_GROUP_ROWS sampled rows."""
         X = _validate_data(self, X, dtype=np.float32, reset=True)
         if X.shape[0] < 2:
             raise ValueError("SnoopwatchForest needs at least 2 rows to fit")
+        if groups is not None and len(groups) != X.shape[0]:
+            raise ValueError(f"groups has {len(groups)} labels for {X.shape[0]} rows")
         rng = check_random_state(self.random_state)
         self.signs_ = self._signs(X.shape[1])
         rows = min(self.fit_rows, X.shape[0])
-        sample = X[np.sort(rng.choice(X.shape[0], rows, replace=False))] if rows < X.shape[0] else X
+        pick = np.sort(rng.choice(X.shape[0], rows, replace=False)) if rows < X.shape[0] else np.arange(X.shape[0])
+        sample = X[pick]
         signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
         directed = sample * signs
         self.floor_ = np.where(self.signs_ != 0, np.median(directed, axis=0), -np.inf).astype(np.float32)
@@ -110,15 +119,35 @@ class SnoopwatchForest(BaseEstimator):
             max_features=self.max_features, random_state=rng.randint(np.iinfo(np.int32).max),
         ).fit(directed)
         self.calibration_rows_ = rows
-        width = TAIL_GRID
-        self.feature_levels_ = np.full((X.shape[1], width), np.nan)
-        self.feature_log_p_ = np.full((X.shape[1], width), np.nan)
-        for k in range(X.shape[1]):
-            levels, log_p = _tail_table(directed[:, k].astype(np.float64))
-            self.feature_levels_[k, : len(levels)] = levels
-            self.feature_log_p_[k, : len(levels)] = log_p
-        self.score_levels_, self.score_log_p_ = _tail_table(self.score_samples(sample).astype(np.float64))
+        labels = np.asarray(groups, dtype=object)[pick].astype(str) if groups is not None else np.full(rows, "")
+        names, counts = np.unique(labels, return_counts=True)
+        self.groups_ = [str(g) for g, c in zip(names, counts, strict=True) if g and c >= MIN_GROUP_ROWS]
+        tables = [np.ones(rows, dtype=bool)] + [labels == g for g in self.groups_]
+        self.group_rows_ = np.array([int(m.sum()) for m in tables], dtype=np.int64)
+        self.feature_levels_ = np.full((len(tables), X.shape[1], TAIL_GRID), np.nan)
+        self.feature_log_p_ = np.full((len(tables), X.shape[1], TAIL_GRID), np.nan)
+        for t, mask in enumerate(tables):
+            for k in range(X.shape[1]):
+                levels, log_p = _tail_table(directed[mask, k].astype(np.float64))
+                self.feature_levels_[t, k, : len(levels)] = levels
+                self.feature_log_p_[t, k, : len(levels)] = log_p
+        raw = self.score_samples(sample).astype(np.float64)
+        self.score_levels_ = np.full((len(tables), TAIL_GRID), np.nan)
+        self.score_log_p_ = np.full((len(tables), TAIL_GRID), np.nan)
+        for t, mask in enumerate(tables):
+            levels, log_p = _tail_table(raw[mask])
+            self.score_levels_[t, : len(levels)] = levels
+            self.score_log_p_[t, : len(levels)] = log_p
         return self
+
+    def _tables_for(self, n: int, groups) -> np.ndarray:
+        """Per row: which calibration table judges it (0 = everyone, else its group's)."""
+        table = np.zeros(n, dtype=np.int64)
+        if groups is not None and self.groups_ and n:
+            index = {g: i + 1 for i, g in enumerate(self.groups_)}
+            names, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+            table = np.array([index.get(g, 0) for g in names], dtype=np.int64)[inverse]
+        return table
 
     def score_samples(self, X) -> np.ndarray:
         """Anomaly score per row: higher = more suspicious (IsolationForest's sign flipped here only)."""
@@ -126,22 +155,33 @@ class SnoopwatchForest(BaseEstimator):
         X = _validate_data(self, X, dtype=np.float32, reset=False)
         return -self.forest_.score_samples(self._directed(X))
 
-    def score_surprise(self, scores: np.ndarray) -> np.ndarray:
-        """-log10 of the share of training rows scoring at least as high (0 = ordinary, 6 = one in a million)."""
+    def score_surprise(self, scores: np.ndarray, groups=None) -> np.ndarray:
+        """-log10 of the share of training rows (of the row's group, when known) scoring at least as high:
+        0 = ordinary, 6 = one in a million."""
         check_is_fitted(self, "forest_")
-        return _tail_lookup(np.asarray(scores, np.float64), self.score_levels_, self.score_log_p_, self.calibration_rows_,
-                            extrapolate=True)
+        scores = np.asarray(scores, np.float64)
+        table = self._tables_for(len(scores), groups)
+        out = np.zeros(len(scores))
+        for t in np.unique(table):
+            rows = table == t
+            out[rows] = _tail_lookup(scores[rows], self.score_levels_[t], self.score_log_p_[t],
+                                     int(self.group_rows_[t]), extrapolate=True)
+        return out
 
-    def feature_surprise(self, X) -> np.ndarray:
-        """Per row and feature: -log10 of the share of training rows at least as extreme in the suspicious
-        direction, minus that of the median (so 0 means "not unusual in the suspicious direction")."""
+    def feature_surprise(self, X, groups=None) -> np.ndarray:
+        """Per row and feature: -log10 of the share of training rows (of the row's group, when known) at
+        least as extreme in the suspicious direction, minus that of the median (0 = not unusual)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
         directed = self._directed(X).astype(np.float64)
+        table = self._tables_for(len(directed), groups)
         out = np.zeros(directed.shape, dtype=np.float32)
-        for k in range(directed.shape[1]):
-            levels, log_p = self.feature_levels_[k], self.feature_log_p_[k]
-            base = _tail_lookup(np.array([self.floor_[k]], np.float64), levels, log_p, self.calibration_rows_)[0] \
-                if np.isfinite(self.floor_[k]) else 0.0
-            out[:, k] = np.maximum(_tail_lookup(directed[:, k], levels, log_p, self.calibration_rows_) - base, 0.0)
+        for t in np.unique(table):  # one pass per group table (a dozen roles), not per row
+            rows = table == t
+            m = int(self.group_rows_[t])
+            for k in range(directed.shape[1]):
+                levels, log_p = self.feature_levels_[t, k], self.feature_log_p_[t, k]
+                base = _tail_lookup(np.array([self.floor_[k]], np.float64), levels, log_p, m)[0] \
+                    if np.isfinite(self.floor_[k]) else 0.0
+                out[rows, k] = np.maximum(_tail_lookup(directed[rows, k], levels, log_p, m) - base, 0.0)
         return out

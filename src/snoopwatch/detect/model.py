@@ -6,7 +6,9 @@ The event score (shared/DESIGN.md: misuse is what stays unexplained AND carries 
 
 - forest surprise: -log10 of the share of training events the forest finds at least as isolated;
 - evidence: for each feature group (purpose, surname, near home, roster, history, ...), the strongest
-  feature's tail surprise beyond EVIDENCE_FLOOR (one in ten), summed over groups. The forest alone
+  feature's tail surprise beyond EVIDENCE_FLOOR (one in ten), summed over groups. Tail surprises are
+  judged against the user's role (repeat no-case look-ups are routine for a PNC operator, rare for a
+  detective), falling back to everyone for roles with few events. The forest alone
   dilutes a single extreme signal among forty features (a tree path rarely splits on one rare binary);
   the group sum keeps it, and taking the maximum within a group stops correlated twins (off roster and
   minutes off duty) from counting twice;
@@ -57,9 +59,10 @@ class TrainedModel:
         return {"name": MODEL_NAME, "version": self.envelope.get("snoopwatch", __version__),
                 "file_hash": self.file_hash}
 
-    def event_scores(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(calibrated event score, forest surprise) for a feature frame with this model's columns."""
-        combined, forest = combined_score(self.estimator, frame, self.features)
+    def event_scores(self, frame: pd.DataFrame, roles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated event score, forest surprise) for a feature frame with this model's columns;
+        roles: the user's role per row (FeatureSet.roles), for role-relative evidence."""
+        combined, forest = combined_score(self.estimator, frame, self.features, roles)
         cal = self.envelope["calibration"]
         score = _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]),
                              extrapolate=True)
@@ -76,7 +79,8 @@ def group_evidence(surprise: np.ndarray, features: list[str]) -> np.ndarray:
     return total
 
 
-def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: list[str],
+                   roles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(uncalibrated combined score, forest surprise), computed in blocks of CHUNK_ROWS rows."""
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
@@ -84,8 +88,9 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
     for start in range(0, n, CHUNK_ROWS):  # blocks of a quarter million rows, not events
         block = frame.iloc[start:start + CHUNK_ROWS]
         X = block[features].to_numpy(np.float32)
-        f = estimator.score_surprise(estimator.score_samples(X))
-        evidence = group_evidence(estimator.feature_surprise(X), features)
+        block_roles = roles[start:start + len(block)] if roles is not None else None
+        f = estimator.score_surprise(estimator.score_samples(X), block_roles)
+        evidence = group_evidence(estimator.feature_surprise(X, block_roles), features)
         forest[start:start + len(block)] = f
         combined[start:start + len(block)] = weighted_score(f + evidence, block)
     return combined, forest
@@ -147,12 +152,12 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     directions = [BY_NAME[f].direction for f in fs.used]
     estimator = SnoopwatchForest(directions=directions, random_state=seed, **forest_params)
     X = fs.frame.to_numpy(np.float32)
-    estimator.fit(X)
+    estimator.fit(X, groups=fs.roles)
     # Calibrate the combined score on the same sample the forest was calibrated on.
     rng = np.random.default_rng(seed)
     rows = min(len(X), estimator.fit_rows)
     pick = np.sort(rng.choice(len(X), rows, replace=False)) if rows < len(X) else np.arange(len(X))
-    combined, _ = combined_score(estimator, fs.frame.iloc[pick], list(fs.used))
+    combined, _ = combined_score(estimator, fs.frame.iloc[pick], list(fs.used), fs.roles[pick])
     levels, log_p = _tail_table(combined)
     events = history.events
     ts = events["timestamp"]

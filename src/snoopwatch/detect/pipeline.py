@@ -87,7 +87,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     idx = np.flatnonzero(keep)
     sub = frame.iloc[idx]
     step = time.perf_counter()
-    score, _forest = model.event_scores(sub)
+    roles = fs.roles[idx] if fs.roles is not None else None
+    score, _forest = model.event_scores(sub, roles)
     score = np.maximum(score, 0.0) + 0.0  # no negative zero in the scores file
     timings["score"] = time.perf_counter() - step
 
@@ -95,7 +96,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     reasons = np.full(len(idx), "", dtype=object)
     explain = np.flatnonzero(score >= REASONS_FROM_SCORE)
     if len(explain):
-        surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32))
+        surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32),
+                                                    roles[explain] if roles is not None else None)
         reasons[explain] = event_reason_codes(surprise, model.features)
     ev = events.iloc[idx]
     scores = pd.DataFrame({
@@ -138,7 +140,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
         alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
     every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
-    surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32))
+    surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32),
+                                                    roles[every] if roles is not None else None)
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(int)
     for k, row in enumerate(chosen.itertuples(index=False)):
         rows = alert_rows[k]

@@ -34,6 +34,7 @@ class FeatureSet:
     used: list[str]
     dropped: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
+    roles: np.ndarray | None = None  # per event: the user's role ("" unknown), for role-relative judgements
 
     def describe(self) -> str:
         """Markdown: the documented table of every feature, then what was dropped and why."""
@@ -82,7 +83,8 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         dropped = {f: why for f, why in dropped.items() if f in features}
     wanted = set(used)
     if not len(events):
-        return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped)
+        return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped,
+                          roles=np.zeros(0, dtype=object))
     ctx = build_context(dataset)
     columns: dict[str, np.ndarray] = {}
     timings: dict[str, float] = {}
@@ -104,4 +106,6 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
     inverse[ctx.order] = np.arange(len(ctx.order))
     frame = pd.DataFrame({name: np.nan_to_num(columns[name][inverse], nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
                           for name in used}, index=events.index)
-    return FeatureSet(frame, used, dropped, timings)
+    role_names = np.append(np.asarray(ctx.roles, dtype=object).astype(str), "")
+    roles = role_names[ctx.role][inverse]
+    return FeatureSet(frame, used, dropped, timings, roles)
