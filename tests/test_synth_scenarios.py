@@ -294,3 +294,18 @@ def test_insiders_cycle_through_selected_scenarios():
     counts = w.instances["scenario"].astype(str).value_counts().to_dict()
     assert counts == {"S9": 2, "S3": 2}
     assert w.instances["user_id"].nunique() == 4
+
+
+def test_catalogue_ships_in_the_package_and_is_complete():
+    from importlib import resources
+    from pathlib import Path
+
+    folder = resources.files("snoopwatch.synth.scenarios")
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".toml"))
+    assert names == sorted(f"S{i}.toml" for i in range(1, 14))
+    for s in load_catalogue():
+        assert s.story and s.mirrors and s.shape and s.detector_sees and s.roles and s.parameters, s.id
+        assert "{user}" in s.narrative, s.id
+    readme = Path(__file__).resolve().parents[1] / "synthetic" / "scenarios" / "README.md"
+    if readme.exists():  # source checkout: the documented location points at the single source of truth
+        assert "src/snoopwatch/synth/scenarios" in readme.read_text(encoding="utf-8")
