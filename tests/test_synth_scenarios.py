@@ -145,6 +145,10 @@ def test_s4_polling_another_units_operation(world):
     op_refs = set(on_op["case_ref"].astype(str))
     assert not op_refs & user_cases(world, user)
     assert (on_op["unit"].astype(str) != str(ev["unit"].iloc[0])).all()
+    live = on_op.groupby("case_ref", observed=True)[["opened_at", "closed_at"]].first()
+    active = (ev["timestamp"] >= live["opened_at"].min()) & (
+        live["closed_at"].isna().any() | (ev["timestamp"] <= live["closed_at"].max()))
+    assert active.all()  # polled while the operation is live
     assert p["lookups"][0] <= lookups(misuse_all(world, "S4")) <= p["lookups"][1]
     assert ev["subject_id"].nunique() >= 2
 

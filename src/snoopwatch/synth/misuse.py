@@ -473,7 +473,9 @@ def _s4(ctx: Context, ep: Episode, stealth: float, code: int):
     span, n, note = _span(rng, ctx, ep)
     strike = int(np.clip(strike, ctx.start + 7 * DAY, ctx.end - DAY))
     hi = strike
-    lo = max(ctx.start, hi - span)
+    lo = max(ctx.start, int(ctx.cases.opened[op]) + DAY, hi - span)  # only while the operation is live
+    if hi - lo < 7 * DAY:
+        hi = max(hi, min(ctx.end - HOUR, lo + 14 * DAY))
     before = rng.random(n) < p["share_before_strike"]
     t = np.empty(n, dtype=np.int64)
     t[before] = _times(ctx, ep.insider, int(before.sum()), max(lo, hi - p["before_strike_days"] * DAY), hi, p["on_duty_share"], stealth)
