@@ -213,6 +213,7 @@ def test_clean_force_and_bad_parameters():
     assert len(clean.labels) == 0 and len(clean.instances) == 0 and len(clean.events) > 1000
     with pytest.raises(ScenarioError, match="unknown scenario 'S99'"):
         SynthConfig(scenarios="S2,S99")
-    for bad in (dict(stealth=1.5), dict(staff=5), dict(days=3), dict(start="not a date"), dict(insiders=-1)):
+    for bad in (dict(stealth=1.5), dict(staff=5), dict(days=3), dict(start="not a date"), dict(insiders=-1),
+                dict(scenarios=" , ")):
         with pytest.raises(SnoopwatchError):
             SynthConfig(**bad)

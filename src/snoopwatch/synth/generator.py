@@ -80,6 +80,8 @@ class SynthConfig:
             if unknown:
                 from snoopwatch.errors import ScenarioError
                 raise ScenarioError(f"unknown scenario {unknown[0]!r}; choose from {', '.join(known)} or 'all'")
+            if not wanted:
+                raise SynthConfigError("no scenario selected; name some (S2,S9), use 'all', or plant none with insiders=0")
             object.__setattr__(self, "scenarios", wanted)
 
     @property

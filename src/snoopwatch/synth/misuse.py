@@ -137,8 +137,9 @@ def _prepare_s1(rng, ep: Episode, world) -> None:
     book.link_subjects(np.array([case[0], case[0]]), np.array([vip, victim]), np.array([SROLE["suspect"], SROLE["victim"]]))
     officers = np.flatnonzero(staff.unit == unit)
     book.assign(case, [int(rng.choice(officers))])
-    book.arrest(case, [vip], [t + int(rng.uniform(1, 4) * HOUR)])
-    ep.data.update(case=int(case[0]), vip=vip, news=t + 2 * HOUR)
+    arrested = t + int(rng.uniform(1, 4) * HOUR)
+    book.arrest(case, [vip], [arrested])
+    ep.data.update(case=int(case[0]), vip=vip, news=arrested + 30 * 60)  # word spreads after the booking
 
 
 def _prepare_s4(rng, ep: Episode, world) -> None:
