@@ -14,7 +14,7 @@ from snoopwatch.console import progress, stdout_console
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--staff", type=int, default=300, show_default=True, help="Members of staff (at least 40).")
 @click.option("--days", type=int, default=180, show_default=True, help="Length of the audit window in days.")
-@click.option("--start", default="2025-01-06", show_default=True, help="First day of the window (YYYY-MM-DD, UK local).")
+@click.option("--start", default="2025-01-06", show_default=True, help="First day of the window (YYYY-MM-DD; it starts at 00:00 UTC).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: the same seed gives the same files.")
 @click.option("--scenarios", "scenario_list", default="all", show_default=True,
               help="Misuse scenarios to plant: 'all' or ids such as S2,S9 (see `snoopwatch scenarios`).")
