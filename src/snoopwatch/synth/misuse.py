@@ -401,7 +401,8 @@ def _s1(ctx: Context, ep: Episode, stealth: float, code: int):
         reason, entered = _cover(ctx, int(user), t, ("incident", "intelligence", "arrest"), stealth)
         block = _lookups(ctx, int(user), t, np.full(n, vip), np.full(n, Q["person"]), reason, entered, code + k, views=1.0)
         values = _base(ctx, Episode(ep.scenario, ep.number, int(user)), t)
-        values.update(target=_person(ctx, vip), case=_ref(ctx, case), crowd=len(users))
+        values.update(target=_person(ctx, vip), case=_ref(ctx, case), crowd=len(users),
+                      span=_days(float(t.max() - (news - 30 * 60))))
         out.append((block, _row(ep, f"-{k + 1:03d}", code + k, values, ctx, user=int(user))))
     return out
 
