@@ -13,7 +13,7 @@ import numpy as np
 
 from snoopwatch.atomic import atomic_path
 from snoopwatch.evaluate.runner import ALL, Evaluation, SeedsEvaluation
-from snoopwatch.evaluate.tables import _detectors, _figures
+from snoopwatch.evaluate.tables import _detectors, _figures, natural_order
 
 Result = Evaluation | SeedsEvaluation
 
@@ -63,7 +63,7 @@ def write_plots(result: Result, out_dir: Path) -> dict[str, Path]:
     paths["recall_vs_budget"] = _save(fig, out_dir / "recall_vs_budget.png")
     plt.close(fig)
 
-    scenarios = sorted({k[1] for k in f if k[1] != ALL})
+    scenarios = natural_order({k[1] for k in f if k[1] != ALL})
     fig, ax = plt.subplots(figsize=(max(7, 0.7 * len(scenarios) * max(1, len(detectors)) / 3), 4.5))
     width = 0.8 / max(1, len(detectors))
     x = np.arange(len(scenarios))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,11 @@ def _fmt(pair: tuple[float, float | None] | None, digits: int = 3) -> str:
     if std is not None and not math.isnan(std):
         text += f" ± {std:.{digits}f}"
     return text
+
+
+def natural_order(names) -> list[str]:
+    """Scenario names in reading order: S2 before S10."""
+    return sorted(names, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(n))])
 
 
 def _detectors(result: Result) -> list[str]:
@@ -108,18 +114,23 @@ def markdown(result: Result) -> str:
                 _fmt(f.get((d, ALL, budget, "p90_days_to_detect")), 1),
                 _fmt(f.get((d, ALL, budget, "alert_volume_per_1000")), 1), seconds.get(d, "–")]
         lines.append("| " + " | ".join(row) + " |")
-    scenarios = sorted({k[1] for k in f if k[1] != ALL})
+    scenarios = natural_order({k[1] for k in f if k[1] != ALL})
+    seeds = isinstance(result, SeedsEvaluation)
+    seen_in = {(r["scenario"]): r["n"] for r in result.records
+               if seeds and r["metric"] == "cases" and r["budget"] == budget and r["detector"] == detectors[0]}
     if scenarios and detectors:
         for title, metric, digits in ((f"Case recall per scenario at budget {budget:g}", "case_recall", 2),
                                       (f"Median days to detect per scenario at budget {budget:g}", "median_days_to_detect", 1),
                                       ("Average precision per scenario (its events against normal events)", "average_precision", 3)):
-            lines += ["", f"**{title}**", "", "| scenario | cases | " + " | ".join(detectors) + " |",
+            cases_head = "cases per seed (seeds)" if seeds else "cases"
+            lines += ["", f"**{title}**", "", f"| scenario | {cases_head} | " + " | ".join(detectors) + " |",
                       "|" + "---|" * (len(detectors) + 2)]
             for s in scenarios:
-                cases = f.get((detectors[0], s, budget, "cases"))
+                pair = f.get((detectors[0], s, budget, "cases"))
+                cases = f"{pair[0]:.1f} ({seen_in.get(s, 0)})" if seeds and pair else _fmt(pair, 0)
                 b = None if metric == "average_precision" else budget
                 cells = [_fmt(f.get((d, s, b, metric)), digits) for d in detectors]
-                lines.append(f"| {s} | {_fmt(cases, 1 if isinstance(result, SeedsEvaluation) else 0)} | " + " | ".join(cells) + " |")
+                lines.append(f"| {s} | {cases} | " + " | ".join(cells) + " |")
     notes = [r for r in _runs(result) if r.status != "ok" or r.note]
     if notes:
         lines += [""] + [f"- {r.detector}: {r.status}{': ' + r.note if r.note else ''}" for r in notes]
