@@ -293,13 +293,16 @@ def evaluate_seeds(
         raise EvaluationError("--seeds must be at least 1")
     from snoopwatch.synth import SynthConfig, generate
 
-    settings = {k: v for k, v in synth_settings.items() if v is not None}
+    given = {k: v for k, v in synth_settings.items() if v is not None}
     evaluations = []
     seed_list = list(range(first_seed, first_seed + seeds))
+    settings: dict[str, Any] = {}
     for i, seed in enumerate(seed_list):
         if progress:
             progress(f"seed {seed}: generate", i, seeds)
-        world = generate(SynthConfig(seed=seed, **settings))
+        config = SynthConfig(seed=seed, **given)
+        settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items() if k != "seed"}
+        world = generate(config)
         dataset = Dataset(dict(world.tables), dict(world.manifest))
         if progress:
             progress(f"seed {seed}: evaluate", i, seeds)

@@ -71,6 +71,7 @@ def _header(result: Result) -> list[str]:
     if isinstance(result, SeedsEvaluation):
         e0 = result.evaluations[0]
         settings = ", ".join(f"{k}={v}" for k, v in result.settings.items()) or "generator defaults"
+        settings = "generator settings: " + settings
         lines = [f"Generated data sets, seeds {', '.join(map(str, result.seeds))} ({settings}); "
                  f"mean ± standard deviation over {len(result.seeds)} seed(s).",
                  f"Split: train before {e0.since[:10]} (the start of the last third of the period, per data set)"
