@@ -99,3 +99,12 @@ def test_bad_input_gives_one_sentence_and_exit_2(data_dir, model_path, tmp_path,
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_html_report_is_written(data_dir, model_path, tmp_path):
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["detect", str(data_dir), "--model", str(model_path), "--since", "2025-01-25",
+                                      "--budget", "50", "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "<html" in text.lower() and "U000" in text
