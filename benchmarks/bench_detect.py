@@ -17,7 +17,17 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import StepFailed, calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
+from benchlib import (  # noqa: E402
+    StepFailed,
+    calibrate,
+    dataset_dir,
+    fmt_bytes,
+    generate_force,
+    label,
+    parse_sizes,
+    run_child,
+    size_force,
+)
 
 
 def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float | None = None) -> list[dict]:
@@ -30,7 +40,7 @@ def measure_detect(sizes: list[int], workdir: Path, seed: int = 0, rate: float |
             if not (data / "manifest.json").exists():
                 rate = rate or calibrate(seed)
                 staff, days = size_force(target, rate)
-                run_child("generate", staff=staff, days=days, seed=seed, out=str(data))
+                generate_force(staff, days, seed, str(data))
             fit = run_child("train", data=str(data), model=str(model), seed=seed)
             det = run_child("detect", data=str(data), model=str(model))
         except StepFailed as error:

@@ -14,7 +14,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import StepFailed, calibrate, dataset_dir, fmt_bytes, label, parse_sizes, run_child, size_force  # noqa: E402
+from benchlib import (  # noqa: E402
+    StepFailed,
+    calibrate,
+    dataset_dir,
+    fmt_bytes,
+    generate_force,
+    label,
+    parse_sizes,
+    size_force,
+)
 
 
 def measure_generate(sizes: list[int], workdir: Path, seed: int = 0, rate: float | None = None) -> list[dict]:
@@ -25,11 +34,11 @@ def measure_generate(sizes: list[int], workdir: Path, seed: int = 0, rate: float
         staff, days = size_force(target, rate)
         out = dataset_dir(workdir, target)
         try:
-            result = run_child("generate", staff=staff, days=days, seed=seed, out=str(out))
+            result = generate_force(staff, days, seed, str(out))
             if abs(result["events"] / target - 1) > 0.05 and staff > 40:
                 # The rate depends a little on the force's size: resize once from what this force produced.
                 staff, days = size_force(target, result["events_per_staff_day"])
-                result = run_child("generate", staff=staff, days=days, seed=seed, out=str(out))
+                result = generate_force(staff, days, seed, str(out))
         except StepFailed as error:
             rows.append({"target": target, "staff": staff, "days": days, "error": str(error)})
             print(f"generate {label(target)}: {error}", file=sys.stderr)
@@ -51,6 +60,7 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {label(r['target'])} | {r['events']:,} | {r['staff']} x {r['days']} | {r['generate_seconds']:.1f} "
                      f"| {r['write_seconds']:.1f} | {r['total_seconds']:.1f} | {r['events_per_second']:,.0f} "
                      f"| {fmt_bytes(r['peak_rss_bytes'])} |")
+    lines += [f"- {label(r['target'])}: {r['note']}" for r in rows if r.get("note")]
     return "\n".join(lines)
 
 
