@@ -14,7 +14,7 @@ from snoopwatch.synth.cases import CATEGORIES
 from snoopwatch.synth.context import Context
 from snoopwatch.synth.events import EventBlock
 from snoopwatch.synth.organisation import ROLE_INDEX, ROLES, UNIT_AREA
-from snoopwatch.synth.timeutil import DAY, HOUR
+from snoopwatch.synth.timeutil import DAY, HOUR, local_to_utc
 from snoopwatch.synth.vocab import A, Q, R, S
 
 PURPOSES = ("own", "unit", "nocase", "recent", "arrest", "bulk", "operator", "colleague")
@@ -73,7 +73,48 @@ def normal_work(ctx: Context, progress=None) -> EventBlock:
     if progress:
         progress("normal work", 1, 2)
     blocks.append(_custody_bursts(ctx))
+    blocks.append(_on_call(ctx))
     return EventBlock.concat(blocks)
+
+
+ON_CALL_ROLES = ("detective", "psd_investigator")
+ON_CALL_WEEK_SHARE = 1 / 6      # share of weeks a detective is on call
+CALLOUTS_PER_ON_CALL_WEEK = 1.2
+
+
+def _on_call(ctx: Context) -> EventBlock:
+    """Detectives and professional-standards investigators on call: short bursts of work on their own cases
+    in the evening, at night or at the weekend, outside any rostered duty (legitimate off-duty access)."""
+    rng = ctx.rng
+    st = ctx.staff
+    members = np.flatnonzero(np.isin(st.role, [ROLE_INDEX[r] for r in ON_CALL_ROLES]))
+    weeks = max(int((ctx.end - ctx.start) // (7 * DAY)), 1)
+    on_call = rng.random((members.size, weeks)) < ON_CALL_WEEK_SHARE
+    who, week = np.nonzero(on_call)
+    n = rng.poisson(CALLOUTS_PER_ON_CALL_WEEK, who.size)
+    user = np.repeat(members[who], n)
+    day = ctx.start // DAY + np.repeat(week, n) * 7 + rng.integers(0, 7, user.size)
+    hour = rng.choice([19, 20, 21, 22, 23, 0, 1, 2, 10, 14], user.size)
+    start = local_to_utc(day * DAY + hour * HOUR + rng.integers(0, HOUR, user.size))
+    keep = ~ctx.is_on_duty(user, start) & (start >= ctx.start) & (start < ctx.end)
+    day_of = start // DAY
+    keep &= (st.start_day[user] <= day_of) & (day_of < st.end_day[user])
+    user, start = user[keep], start[keep]
+    k = rng.integers(3, 11, user.size)
+    u = np.repeat(user, k)
+    t = np.repeat(start, k) + np.concatenate([np.sort(rng.integers(0, 40 * 60, j)) for j in k]) if k.size else np.zeros(0, np.int64)
+    case = ctx.users_case(u, t, np.full(u.size, 200 * DAY), tries=6)
+    has = case >= 0
+    u, t, case = u[has], t[has], case[has]
+    m = u.size
+    if m == 0:
+        return EventBlock.empty()
+    subject = ctx.case_subject(case)
+    reason = _CATEGORY_REASON[ctx.cases.category[case]].astype(np.int64)
+    q = rng.choice(5, m, p=[.5, .05, .1, .15, .2])
+    return _expand(ctx, t, u, q, subject.astype(np.int64), case, reason, np.ones(m, dtype=np.int64),
+                   np.full(m, -1), np.zeros(m, dtype=bool), rng.poisson(1.2, m), np.zeros(m, dtype=np.int64),
+                   np.zeros(m, dtype=np.int64), control=False, custody=False)
 
 
 def _lookups_for_role(ctx: Context, role_name: str) -> EventBlock:
