@@ -75,7 +75,7 @@ class SnoopwatchForest(BaseEstimator):
     isolation forest on the raw features). fit_rows: rows sampled to grow the trees (and to calibrate).
     """
 
-    def __init__(self, n_estimators: int = 100, max_samples: int = 256, max_features: float = 1.0,
+    def __init__(self, n_estimators: int = 50, max_samples: int = 256, max_features: float = 1.0,
                  fit_rows: int = 200_000, directions=None, random_state=None):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
