@@ -611,9 +611,17 @@ def _s9(ctx: Context, ep: Episode, stealth: float, code: int):
     k = _rint(rng, p["targets"])
     home_area = ctx.pools.pc_area[ctx.staff.home[ep.insider]]
     known = _known_through_work(ctx, ep.insider)
-    candidates = ctx.public_pool.draw(rng, np.full(20 * k, max(int(home_area), -1)))
-    candidates = np.unique(candidates[~np.isin(candidates, known)])
-    targets = rng.choice(candidates, min(k, candidates.size), replace=False)
+    # People near the insider's home whom no case of theirs explains; in a long window a busy unit may have
+    # met everyone nearby, so widen to the whole force, and only as a last resort accept anyone.
+    targets = np.zeros(0, dtype=np.int64)
+    for area in (max(int(home_area), -1), -1):
+        candidates = ctx.public_pool.draw(rng, np.full(50 * k, area))
+        candidates = np.unique(candidates[~np.isin(candidates, known)])
+        if candidates.size:
+            targets = rng.choice(candidates, min(k, candidates.size), replace=False)
+            break
+    if targets.size == 0:
+        targets = ctx.public_pool.draw(rng, np.full(k, -1))
     k = targets.size
     # Evenly spread, jittered: one look every few weeks (or months, in a long window).
     base = np.linspace(lo, hi, n)
@@ -705,7 +713,8 @@ def _s12(ctx: Context, ep: Episode, stealth: float, code: int):
     home = ctx.staff.home[ep.insider]
     sector = ctx.pools.pc_sector[ctx.subjects.postcode]
     nearby = np.flatnonzero((sector == ctx.pools.pc_sector[home]) & ((ctx.subjects.flags & FLAG_BITS["staff"]) == 0))
-    nearby = nearby[~np.isin(nearby, _known_through_work(ctx, ep.insider))]
+    unknown = nearby[~np.isin(nearby, _known_through_work(ctx, ep.insider))]
+    nearby = unknown if unknown.size else nearby  # a long window may leave no neighbour unmet by work
     if nearby.size == 0:
         return []
     episodes = _rint(rng, p["episodes"])
