@@ -17,6 +17,7 @@ keeps training on tens of millions of events to seconds; scoring is chunked by s
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.utils import check_random_state
@@ -145,8 +146,8 @@ class SnoopwatchForest(BaseEstimator):
         table = np.zeros(n, dtype=np.int64)
         if groups is not None and self.groups_ and n:
             index = {g: i + 1 for i, g in enumerate(self.groups_)}
-            names, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
-            table = np.array([index.get(g, 0) for g in names], dtype=np.int64)[inverse]
+            inverse, names = pd.factorize(np.asarray(groups, dtype=object))
+            table = np.array([index.get(str(g), 0) for g in names] + [0], dtype=np.int64)[inverse]
         return table
 
     def score_samples(self, X) -> np.ndarray:
@@ -173,15 +174,21 @@ class SnoopwatchForest(BaseEstimator):
         least as extreme in the suspicious direction, minus that of the median (0 = not unusual)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        directed = self._directed(X).astype(np.float64)
+        directed = self._directed(X)
         table = self._tables_for(len(directed), groups)
         out = np.zeros(directed.shape, dtype=np.float32)
-        for t in np.unique(table):  # one pass per group table (a dozen roles), not per row
-            rows = table == t
-            m = int(self.group_rows_[t])
-            for k in range(directed.shape[1]):
+        for k in range(directed.shape[1]):
+            # Rows at the floor (most rows, for most features) are not unusual by definition: skip them.
+            above = np.flatnonzero(directed[:, k] > self.floor_[k]) if np.isfinite(self.floor_[k]) \
+                else np.arange(len(directed))
+            if not len(above):
+                continue
+            values, tables = directed[above, k].astype(np.float64), table[above]
+            for t in np.unique(tables):  # one pass per group table (a dozen roles), not per row
+                rows = tables == t
+                m = int(self.group_rows_[t])
                 levels, log_p = self.feature_levels_[t, k], self.feature_log_p_[t, k]
                 base = _tail_lookup(np.array([self.floor_[k]], np.float64), levels, log_p, m)[0] \
                     if np.isfinite(self.floor_[k]) else 0.0
-                out[rows, k] = np.maximum(_tail_lookup(directed[rows, k], levels, log_p, m) - base, 0.0)
+                out[above[rows], k] = np.maximum(_tail_lookup(values[rows], levels, log_p, m) - base, 0.0)
         return out

@@ -104,8 +104,14 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
             used.remove(name)
     inverse = np.empty_like(ctx.order)
     inverse[ctx.order] = np.arange(len(ctx.order))
-    frame = pd.DataFrame({name: np.nan_to_num(columns[name][inverse], nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-                          for name in used}, index=events.index)
+    # One float32 block filled column by column, freeing each computed column as it goes (peak memory).
+    identity = bool(np.array_equal(ctx.order, np.arange(len(ctx.order))))  # the loader sorts by time already
+    block = np.empty((len(inverse), len(used)), dtype=np.float32)
+    for j, name in enumerate(used):
+        values = columns.pop(name)
+        block[:, j] = values if identity else values[inverse]
+    np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    frame = pd.DataFrame(block, columns=used, index=events.index, copy=False)
     role_names = np.append(np.asarray(ctx.roles, dtype=object).astype(str), "")
-    roles = role_names[ctx.role][inverse]
+    roles = role_names[ctx.role] if identity else role_names[ctx.role][inverse]
     return FeatureSet(frame, used, dropped, timings, roles)
