@@ -217,3 +217,13 @@ def test_clean_force_and_bad_parameters():
                 dict(scenarios=" , ")):
         with pytest.raises(SnoopwatchError):
             SynthConfig(**bad)
+
+
+@pytest.mark.parametrize("seed", [0, 791])  # 791 once drew the same outside postcode twice
+def test_pools_hold_unique_names_and_postcodes(seed):
+    from snoopwatch.synth.pools import build_pools
+
+    pools = build_pools(seed, np.random.default_rng(seed))
+    for values in (pools.postcodes, pools.surnames, pools.forenames_f, pools.forenames_m):
+        assert len(set(values)) == len(values)
+    assert (pools.pc_area[: pools.n_in_force] >= 0).all() and (pools.pc_area[pools.n_in_force:] == -1).all()

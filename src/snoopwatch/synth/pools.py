@@ -66,10 +66,12 @@ def build_pools(seed: int, rng: np.random.Generator, n_rare_surnames: int = 1500
 
     gb = Faker("en_GB")
     gb.seed_instance(seed + 1)
-    outside = []
+    outside: list[str] = []
+    seen_outside: set[str] = set()
     while len(outside) < n_outside:
         code = gb.postcode()
-        if not code.startswith(POSTCODE_AREA):
+        if not code.startswith(POSTCODE_AREA) and code not in seen_outside:  # postcodes are unique
+            seen_outside.add(code)
             outside.append(code)
 
     n_districts = len(AREAS) * DISTRICTS_PER_AREA
