@@ -86,32 +86,36 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped,
                           roles=np.zeros(0, dtype=object))
     ctx = build_context(dataset)
-    columns: dict[str, np.ndarray] = {}
+    # One float32 block (time order) filled as each group is computed, so no second copy is ever held.
+    block = np.zeros((ctx.n, len(used)), dtype=np.float32)
+    position = {name: j for j, name in enumerate(used)}
+    produced: set[str] = set()
     timings: dict[str, float] = {}
     for step, (name, compute) in enumerate(_STEPS):
         if progress:
             progress(f"features: {name}", step, len(_STEPS))
         started = time.perf_counter()
-        columns.update(compute(ctx, wanted))
+        for feature, values in compute(ctx, wanted).items():
+            block[:, position[feature]] = values
+            produced.add(feature)
         timings[name] = time.perf_counter() - started
     if progress:
         progress("features", len(_STEPS), len(_STEPS))
-    for name in list(used):
-        if name not in columns:
-            reason = ("needs the case explanation (case_staff and case_subjects)" if name in _NEEDS_EXPLAINED
-                      else "the tables it needs hold no usable values")
-            dropped[name] = f"{BY_NAME[name].group}: {reason}"
-            used.remove(name)
-    inverse = np.empty_like(ctx.order)
-    inverse[ctx.order] = np.arange(len(ctx.order))
-    # One float32 block filled column by column, freeing each computed column as it goes (peak memory).
-    identity = bool(np.array_equal(ctx.order, np.arange(len(ctx.order))))  # the loader sorts by time already
-    block = np.empty((len(inverse), len(used)), dtype=np.float32)
-    for j, name in enumerate(used):
-        values = columns.pop(name)
-        block[:, j] = values if identity else values[inverse]
+    missing = [name for name in used if name not in produced]
+    for name in missing:
+        reason = ("needs the case explanation (case_staff and case_subjects)" if name in _NEEDS_EXPLAINED
+                  else "the tables it needs hold no usable values")
+        dropped[name] = f"{BY_NAME[name].group}: {reason}"
+    if missing:
+        block = block[:, [position[name] for name in used if name in produced]]
+        used = [name for name in used if name in produced]
     np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    frame = pd.DataFrame(block, columns=used, index=events.index, copy=False)
+    identity = bool(np.array_equal(ctx.order, np.arange(len(ctx.order))))  # the loader sorts by time already
     role_names = np.append(np.asarray(ctx.roles, dtype=object).astype(str), "")
-    roles = role_names[ctx.role] if identity else role_names[ctx.role][inverse]
+    roles = role_names[ctx.role]
+    if not identity:  # back to the events' own row order
+        inverse = np.empty_like(ctx.order)
+        inverse[ctx.order] = np.arange(len(ctx.order))
+        block, roles = block[inverse], roles[inverse]
+    frame = pd.DataFrame(block, columns=used, index=events.index, copy=False)
     return FeatureSet(frame, used, dropped, timings, roles)
