@@ -27,7 +27,7 @@ from snoopwatch.synth.organisation import (
 )
 from snoopwatch.synth.pools import build_pools
 from snoopwatch.synth.rosters import SHIFT_NAMES, build_rosters
-from snoopwatch.synth.timeutil import DAY, NAT, to_dates, to_timestamps
+from snoopwatch.synth.timeutil import DAY, LOCAL_ZONE, NAT, to_dates, to_timestamps
 from snoopwatch.synth.vocab import ACTIONS, QUERY_TYPES, REASONS, SYSTEMS
 from snoopwatch.synth.workload import events_per_staff_day_estimate, normal_work
 
@@ -357,6 +357,7 @@ def _manifest(cfg: SynthConfig, tables: dict[str, pd.DataFrame], start: int, end
         "format_version": 1,
         "generator": {"name": GENERATOR_NAME, "version": __version__},
         "seed": cfg.seed,
+        "timezone": LOCAL_ZONE,
         "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "versions": {"snoopwatch": __version__, "numpy": np.__version__, "pandas": pd.__version__,
                      "pyarrow": pyarrow.__version__, "faker": faker.VERSION},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+LOCAL_ZONE = "Europe/London"  # the zone the generated force works in (written to the manifest)
 DAY = 86_400
 HOUR = 3_600
 MINUTE = 60
