@@ -181,3 +181,25 @@ def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     best[np.isinf(best)] = np.nan
     out[valid] = best
     return out
+
+
+def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per query: the latest time <= the query's time among rows with the same key (NaN when none)."""
+    out = np.full(len(q_key), np.nan)
+    ok = (key >= 0) & np.isfinite(times)
+    if not ok.any() or len(q_key) == 0:
+        return out
+    key, times = key[ok], times[ok]
+    dense, uniques = pd.factorize(key)
+    q_dense = pd.Index(uniques).get_indexer(q_key)
+    rel = np.clip(times - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    order = np.lexsort((rel, dense))
+    dense, rel, times = dense[order], rel[order], times[order]
+    composite = (dense.astype(np.int64) << _TIME_BITS) | rel
+    valid = (q_dense >= 0) & (q_key >= 0)
+    qd = q_dense[valid].astype(np.int64)
+    q_comp = (qd << _TIME_BITS) | np.clip(q_time[valid] - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    pos = np.searchsorted(composite, q_comp, side="right") - 1
+    hit = (pos >= 0) & (dense[np.maximum(pos, 0)] == qd)
+    out[np.flatnonzero(valid)[hit]] = times[pos[hit]]
+    return out

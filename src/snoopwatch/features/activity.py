@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import codes, lookup, prior_count, prior_sum
+from snoopwatch.features._util import codes, lookup, make_index, postcode_sector, prior_count, prior_sum
 from snoopwatch.features.context import Context
 from snoopwatch.features.purpose import _requester
 
@@ -119,6 +119,23 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
         reason = _category_codes(ctx, [ctx.event_column("reason_code")])
         _, rarity = _lift_and_rarity(ctx, reason)
         out["reason_rarity_role"] = rarity.astype(np.float32)
+
+    if "area_rarity_unit" in wanted:
+        sector = postcode_sector(ctx.table_column("subjects", "postcode"))
+        district = sector.str.split(" ").str[0] if sector is not None else None
+        if district is not None:
+            index = make_index(district)
+            per_subject = np.full(len(ctx.subjects), -1, dtype=np.int64)
+            which = ctx.subject_codes("subjects")
+            per_subject[which[which >= 0]] = codes(district, index)[which >= 0]
+            ev_district = lookup(per_subject, ctx.subject, -1)
+            # The unit's patch (the role's for users without a unit).
+            team = np.where(ctx.unit >= 0, ctx.unit.astype(np.int64), len(ctx.units) + role)
+            known = ev_district >= 0
+            k = len(index) + 1
+            share = (prior_count(np.where(known, team * k + ev_district, -1)) + 1.0) / (
+                prior_count(np.where(known, team, -1)) + k)
+            out["area_rarity_unit"] = np.where(known, -np.log(share), 0.0).astype(np.float32)
 
     counts = ctx.event_column("result_count")
     if counts is not None:

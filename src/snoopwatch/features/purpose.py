@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, codes, covered, lookup, member, pair_key, seconds
+from snoopwatch.features._util import DAY, codes, covered, last_before, lookup, member, pair_key, seconds
 from snoopwatch.features.context import Context
+
+FRESH_CAP_HOURS = 720.0  # a case opened more than 30 days ago counts as old
 
 
 def _case_times(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +149,11 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
                           pair_key(cs_unit, cs_subject, n_subjects), cs_open, cs_close)
         on_any = covered(ctx.subject.astype(np.int64), ctx.t, cs_subject.astype(np.int64), cs_open, cs_close)
     out["subject_on_unit_case"] = on_unit.astype(np.float32)
+    # How fresh the newest case holding the subject is (a leak to the press comes within the hour).
+    newest = last_before(ctx.subject.astype(np.int64), ctx.t, cs_subject.astype(np.int64), opened[cs_case]) \
+        if len(cs_case) else np.full(ctx.n, np.nan)
+    hours = np.nan_to_num((ctx.t - newest) / 3600.0, nan=FRESH_CAP_HOURS)
+    out["hours_since_case_opened"] = np.log1p(np.clip(hours, 0, FRESH_CAP_HOURS)).astype(np.float32)
 
     # A reference to an open case the user (or requester) works explains the access fully when the
     # subject is on that case or there is no subject; a subject the case does not hold is only half

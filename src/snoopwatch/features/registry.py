@@ -54,6 +54,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "REOPENED_CLOSED", "subject of the user's closed case looked up again", ("case_staff.user_id",)),
     F("subject_on_requester_case", "case_subject", "1 when the check was requested by someone assigned to an open case holding the subject", -1,
       "REQUESTER_NO_CASE", "requester has no case with the subject", ("case_staff.user_id", "events.requested_by")),
+    F("hours_since_case_opened", "case_subject", "log(1 + hours since the newest case holding the subject was opened), capped at 30 days", -1,
+      "FRESH_CASE", "within hours of a case being opened", ("cases.opened_at",)),
     F("subject_on_unit_case", "unit_cases", "1 when the subject is on an open case of the user's unit", -1,
       "NOT_UNIT_SUBJECT", "subject on no case of the user's unit"),
     F("subject_on_other_unit_case", "unit_cases", "1 when the subject is on another unit's open case but on none of the user's or unit's", 1,
@@ -117,6 +119,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "ODD_RECORD_TYPE", "kind of record the role rarely touches"),
     F("reason_rarity_role", "role_peers", "-log(role's earlier share of this reason code, empty included)", 1,
       "ODD_REASON", "reason code the role rarely uses", ("events.reason_code",)),
+    F("area_rarity_unit", "role_peers", "-log(share of the unit's earlier look-ups in the subject's postcode district): people far from the unit's patch", 1,
+      "FAR_FROM_PATCH", "lives outside the area the user's unit works", ("subjects.postcode",)),
     F("result_count_log", "volume", "log(1 + result_count) (bulk result sets)", 1, "BULK", "large result set",
       ("events.result_count",)),
     # operator checks
