@@ -38,6 +38,7 @@ from snoopwatch.features._util import seconds
 
 EXPLAINED_DISCOUNT = 0.75
 EVIDENCE_FLOOR = 1.0
+FOREST_WEIGHT = 1.0
 CHUNK_ROWS = 250_000  # rows per block when computing surprises (bounds memory at millions of events)
 MODEL_NAME = "snoopwatch-forest"
 MIN_TRAINING_EVENTS = 50
@@ -92,7 +93,7 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
         f = estimator.score_surprise(estimator.score_samples(X), block_roles)
         evidence = group_evidence(estimator.feature_surprise(X, block_roles), features)
         forest[start:start + len(block)] = f
-        combined[start:start + len(block)] = weighted_score(f + evidence, block)
+        combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + evidence, block)
     return combined, forest
 
 

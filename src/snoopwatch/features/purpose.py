@@ -163,7 +163,9 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     subject_fits = (ctx.subject < 0) | (out["subject_on_case"] > 0)
     ref_level = (user_on_case | requester_on_case) & case_open
     user_level = on_user_now | on_requester | (ref_level & subject_fits)
-    unit_level = on_unit | (unit_on_case & case_open) | ref_level | (case_open & (out["subject_on_case"] > 0))
+    # A check run for a named colleague is attributable work (the requester answers for it): half explained.
+    unit_level = (on_unit | (unit_on_case & case_open) | ref_level | (case_open & (out["subject_on_case"] > 0))
+                  | (requester >= 0))
     out["subject_on_other_unit_case"] = (on_any & ~on_unit & ~user_level).astype(np.float32)
     explained = np.where(user_level, 1.0, np.where(unit_level, 0.5, 0.0))
     out["explained_by_case"] = explained.astype(np.float32)

@@ -60,7 +60,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "NOT_UNIT_SUBJECT", "subject on no case of the user's unit"),
     F("subject_on_other_unit_case", "unit_cases", "1 when the subject is on another unit's open case but on none of the user's or unit's", 1,
       "OTHER_UNIT_CASE", "subject under investigation by another unit"),
-    F("explained_by_case", "case_subject", "how far work explains the access: 1 the subject is on an open case of the user (or requester); 0.5 on an open case of the unit, or of a referenced open case; 0 none", -1,
+    F("explained_by_case", "case_subject", "how far work explains the access: 1 the subject is on an open case of the user (or requester); 0.5 on an open case of the unit, or of a referenced open case, or run for a named requester; 0 none", -1,
       "UNEXPLAINED", "not linked to any case the user or their unit works"),
     F("unexplained_rarity_role", "case_subject", "(1 - explained) x -log(share of unexplained accesses among the role's earlier accesses)", 1,
       "UNEXPLAINED_FOR_ROLE", "unexplained access, unusual for the role", ("staff.role",)),
