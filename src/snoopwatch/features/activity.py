@@ -148,10 +148,11 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
         p_requested = prior_sum(role, requested) / (prior_count(role) + 10.0)
         out["self_initiated_operator"] = np.where(requested, 0.0, p_requested).astype(np.float32)
 
-    if {"unexplained_rarity_role", "unexplained_rarity_user"} & wanted and "explained" in ctx.cache:
+    if {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"} & wanted and "explained" in ctx.cache:
         weight = 1.0 - ctx.cache["explained"]
         p_role = (prior_sum(role, weight) + 1.0) / (prior_count(role) + 2.0)
         p_user = (prior_sum(user, weight) + USER_PRIOR_STRENGTH * p_role) / (prior_count(user) + USER_PRIOR_STRENGTH)
         out["unexplained_rarity_role"] = (weight * -np.log(p_role)).astype(np.float32)
         out["unexplained_rarity_user"] = (weight * -np.log(p_user)).astype(np.float32)
+        out["unexplained_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)
     return {k: v for k, v in out.items() if k in wanted}

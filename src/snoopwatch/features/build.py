@@ -23,7 +23,7 @@ from snoopwatch.features.registry import BY_NAME, FEATURES, describe_table
 _STEPS = (("purpose", purpose.compute), ("relationship", relation.compute), ("time", timing.compute),
           ("history", history.compute), ("activity", activity.compute))
 # Features that are only meaningful with the explanation computed by purpose.
-_NEEDS_EXPLAINED = {"unexplained_rarity_role", "unexplained_rarity_user"}
+_NEEDS_EXPLAINED = {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"}
 
 
 @dataclass

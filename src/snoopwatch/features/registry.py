@@ -66,6 +66,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "UNEXPLAINED_FOR_ROLE", "unexplained access, unusual for the role", ("staff.role",)),
     F("unexplained_rarity_user", "case_subject", "(1 - explained) x -log(share of unexplained accesses among the user's earlier accesses, shrunk to the role)", 1,
       "UNEXPLAINED_FOR_USER", "unexplained access, unusual for this user"),
+    F("unexplained_lift_user", "case_subject", "log of the user's earlier share of unexplained accesses over the role's (shrunk): a habit of looking without a case", 1,
+      "UNEXPLAINED_HABIT", "often looks people up without a case, unlike role peers"),
     # relationship: who is the subject to the user?
     F("self_lookup", "self", "1 when the subject is the user's own record", 1, "SELF", "looked up their own record"),
     F("surname_match_rarity", "surname", "when the subject shares the user's surname: log(subjects / subjects with that surname) / log(subjects), else 0", 1,
