@@ -68,7 +68,6 @@ def test_case_recall_at_budget(measured):
     assert recall >= 0.8, f"{recall:.0%} of {len(cases)} misuse cases caught at budget {BUDGET}"
 
 
-@NOT_YET
 def test_event_average_precision(measured):
     aps = [r["ap"] for r in measured.values()]
     assert np.mean(aps) >= 0.3, f"average precision per seed {np.round(aps, 3)}"
