@@ -114,3 +114,12 @@ def test_bad_arguments_are_explained(world):
         detect(world[0], world[1], budget=0)
     with pytest.raises(DatasetError, match="at least"):
         train(world[0], until="2025-01-06T09:00:00Z")
+
+
+def test_a_table_missing_at_detection_is_neutral_and_noted(world):
+    ds, model = world
+    tables = {k: v for k, v in ds.tables.items() if k != "rosters"}
+    from snoopwatch.dataset.model import Dataset
+    result = detect(Dataset(tables, {}), model, since=SINCE, budget=50)
+    assert any("off_roster" in note and "unremarkable" in note for note in result.notes)
+    assert len(result.scores) and np.isfinite(result.scores["score"]).all()
