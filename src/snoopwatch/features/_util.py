@@ -203,3 +203,11 @@ def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     hit = (pos >= 0) & (dense[np.maximum(pos, 0)] == qd)
     out[np.flatnonzero(valid)[hit]] = times[pos[hit]]
     return out
+
+
+def searchsorted_in_order(a: np.ndarray, v: np.ndarray, order: np.ndarray, side: str = "left") -> np.ndarray:
+    """np.searchsorted(a, v) computed on v taken in `order` (which sorts v): sorted queries walk the
+    array in step, several times faster than scattered ones at millions of rows."""
+    out = np.empty(len(v), dtype=np.int64)
+    out[order] = np.searchsorted(a, v[order], side=side)
+    return out

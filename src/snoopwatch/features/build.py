@@ -87,7 +87,7 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
                           roles=np.zeros(0, dtype=object))
     ctx = build_context(dataset)
     # One float32 block (time order) filled as each group is computed, so no second copy is ever held.
-    block = np.zeros((ctx.n, len(used)), dtype=np.float32)
+    block = np.zeros((ctx.n, len(used)), dtype=np.float32, order="F")  # column-major: each column contiguous
     position = {name: j for j, name in enumerate(used)}
     produced: set[str] = set()
     timings: dict[str, float] = {}
@@ -109,7 +109,8 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
     if missing:
         block = block[:, [position[name] for name in used if name in produced]]
         used = [name for name in used if name in produced]
-    np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    for j in range(block.shape[1]):  # column by column: contiguous, and no n x features temporaries
+        np.nan_to_num(block[:, j], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     identity = bool(np.array_equal(ctx.order, np.arange(len(ctx.order))))  # the loader sorts by time already
     role_names = np.append(np.asarray(ctx.roles, dtype=object).astype(str), "")
     roles = role_names[ctx.role]

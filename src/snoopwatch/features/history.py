@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, prior_count
+from snoopwatch.features._util import DAY, prior_count, searchsorted_in_order
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -49,8 +49,9 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     pd_key = pair * span + day
     no_case = unexplained(ctx) & has
     keys = np.unique(pd_key[no_case])
-    lo = np.searchsorted(keys, pair * span, side="left")
-    here = np.searchsorted(keys, pd_key, side="left")
+    by_pair = np.argsort(pd_key, kind="stable")  # sorts pair * span too (day < span)
+    lo = searchsorted_in_order(keys, pair * span, by_pair)
+    here = searchsorted_in_order(keys, pd_key, by_pair)
     earlier_days = (here - lo).astype(np.float64)
     first_day = keys[np.minimum(lo, max(len(keys) - 1, 0))] - pair * span if len(keys) else np.zeros(ctx.n, np.int64)
     since_first = np.where(earlier_days > 0, day - first_day, 0)
@@ -70,10 +71,12 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
         entry = has & ~pd.Series(pd_key).duplicated().to_numpy()
         entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
         base = subject << _MINUTE_BITS
+        by_subject = np.lexsort((minute, subject))  # sorts every query below (offsets keep the order)
 
         def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
-            hi = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), side="right" if right else "left")
-            lo_ = np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0), side="left")
+            hi = searchsorted_in_order(entries, base + np.maximum(minute - until_back, 0), by_subject,
+                                       "right" if right else "left")
+            lo_ = searchsorted_in_order(entries, base + np.maximum(minute - minutes_back, 0), by_subject)
             return (hi - lo_).astype(np.float64)
 
         window = CROWD_WINDOW_DAYS * DAY // 60
