@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, reset=reset, **kwargs)
 
 TAIL_GRID = 160  # tail probabilities per feature kept for surprises (log-spaced down to 1 / rows)
-MIN_GROUP_ROWS = 2000  # a group (role) needs this many sampled rows for its own feature tails
+MIN_GROUP_ROWS = 200  # a group (role) needs this many sampled rows for its own tables (fewer rows cap the surprise it can show)
 EXTRA_DECADES = 6.0  # at most this many decades of extrapolation beyond the training maximum
 
 
