@@ -123,3 +123,12 @@ def test_a_table_missing_at_detection_is_neutral_and_noted(world):
     result = detect(Dataset(tables, {}), model, since=SINCE, budget=50)
     assert any("off_roster" in note and "unremarkable" in note for note in result.notes)
     assert len(result.scores) and np.isfinite(result.scores["score"]).all()
+
+
+def test_a_person_is_not_realerted_for_the_same_story():
+    from snoopwatch.detect import rollup
+    cands = pd.DataFrame({"user": [1, 2, 1, 2, 1], "day": [10, 10, 11, 11, 12], "window": "month", "days": 30,
+                          "evidence": [9.0, 5.0, 10.0, 6.0, 9.0 + rollup.MIN_EVIDENCE + 0.5], "level": 2.0,
+                          "start_day": [10, 10, 10, 10, 10]})
+    chosen = rollup.select(cands, per_day=1)
+    assert list(zip(chosen["day"], chosen["user"], strict=True)) == [(10, 1), (11, 2), (12, 1)]

@@ -19,6 +19,7 @@ WINDOWS = {"day": 1, "month": 30, "year": 365}
 LEVELS = (2.0, 3.0, 4.0)
 MIN_EVIDENCE = 3.0  # -log10 p of the window's count; below this nothing is alerted
 RISK_SCALE = 10.0   # evidence at which risk reaches 63
+REALERT_DAYS = 30   # a person alerted within this many days needs clearly stronger evidence to be alerted again
 
 
 def risk_from_evidence(evidence: np.ndarray) -> np.ndarray:
@@ -76,11 +77,28 @@ def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.
 
 
 def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
-    """Each day: the best window per user, then the top `per_day` users by evidence (ties: user order)."""
+    """Each day: the best window per user, then the top `per_day` users by evidence (ties: user order).
+
+    A person alerted in the last REALERT_DAYS days is alerted again only when the evidence has grown by
+    at least MIN_EVIDENCE since, so the budget goes to new people rather than the same story re-told.
+    The loop runs over days (hundreds), each day vectorised.
+    """
     cands = cands[cands["evidence"] >= MIN_EVIDENCE]
     if cands.empty or per_day <= 0:
         return cands.iloc[0:0]
     best = cands.sort_values(["day", "user", "evidence", "days"], ascending=[True, True, False, True], kind="stable")
     best = best.drop_duplicates(["day", "user"], keep="first")
     ranked = best.sort_values(["day", "evidence", "user"], ascending=[True, False, True], kind="stable")
-    return ranked.groupby("day", sort=True).head(per_day).reset_index(drop=True)
+    last_day: dict[int, int] = {}
+    last_evidence: dict[int, float] = {}
+    chosen = []
+    for day, today in ranked.groupby("day", sort=True):
+        users = today["user"].to_numpy()
+        evidence = today["evidence"].to_numpy()
+        recent = np.array([day - last_day.get(u, -10**9) <= REALERT_DAYS for u in users], dtype=bool)
+        needed = np.array([last_evidence.get(u, 0.0) + MIN_EVIDENCE for u in users])
+        keep = today[~recent | (evidence >= needed)].head(per_day)
+        for user, ev in zip(keep["user"].to_numpy(), keep["evidence"].to_numpy(), strict=True):
+            last_day[user], last_evidence[user] = day, ev
+        chosen.append(keep)
+    return pd.concat(chosen, ignore_index=True) if chosen else ranked.iloc[0:0]
