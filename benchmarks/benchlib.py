@@ -59,6 +59,12 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
     info["versions"] = versions
+    try:
+        commit = subprocess.run(["git", "-C", str(HERE.parent), "log", "-1", "--format=%h %cI"],
+                                capture_output=True, text=True, timeout=10)
+        info["git_commit"] = commit.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = "unknown"
     return info
 
 

@@ -67,7 +67,7 @@ def render(info: dict, gen: list[dict], det: list[dict], seconds: float, command
         "## Machine", "",
         f"- {info.get('cpu', 'unknown CPU')}; {info['cores']} cores ({info.get('cores_usable', '?')} usable); "
         f"{info.get('memory_gib', '?')} GiB memory; load average at start {info.get('load_average_at_start', '?')}",
-        f"- {info['platform']}, Python {info['python']}",
+        f"- {info['platform']}, Python {info['python']}; code at commit {info.get('git_commit', 'unknown')}",
         f"- {versions}", "",
         "Each step runs in its own child process; peak memory is that process's high-water resident set "
         "(getrusage ru_maxrss), interpreter and libraries included.", "",
