@@ -49,9 +49,10 @@ def test_example_explained_work_and_the_relative(example):
         assert row["declared_association"] == 1 and row["self_lookup"] == 0
     # The second look-up of the relative is not a first look.
     assert f.loc["E0006", "first_access_pair"] == 1 and f.loc["E0007", "first_access_pair"] == 0
-    # E0008: a public figure under a case reference that does not hold him: only half explained.
+    # E0008: a public figure under a case reference that does not hold him: the reference explains
+    # nothing, and the mismatch is itself evidence.
     assert f.loc["E0008", "subject_vip"] == 1 and f.loc["E0008", "subject_on_case"] == 0
-    assert f.loc["E0008", "explained_by_case"] == 0.5
+    assert f.loc["E0008", "explained_by_case"] == 0 and f.loc["E0008", "case_subject_mismatch"] == 1
     flags = rule_flags(fs.frame)
     assert flags["surname_match"].sum() == 2 and flags["vip_staff_subject"].sum() == 1
 

@@ -23,9 +23,11 @@ synth = pytest.importorskip("snoopwatch.synth", reason="the generator (snoopwatc
 SEEDS = (1, 2, 3)
 STAFF, DAYS, BUDGET = 120, 150, 10.0
 pytestmark = pytest.mark.slow
-# Floors the detector does not reach yet (measured and reported by the detector helper); the tests stay
-# as written and run every time, so the day they pass is visible (XPASS) and the marks can go.
-NOT_YET = pytest.mark.xfail(reason="issue-3 floor not reached yet; see the per-scenario table (pytest -s)", strict=False)
+# Floors of issue 3 the detector does not reach yet. They run every time and are strict: the day one
+# passes, the suite fails until its mark is removed. Measured on 2026-11-25 (3 seeds): 23 of 37 cases (62%)
+# caught at budget; S9 caught in 1 of 3 seeds. The regression floors below hold what is reached now.
+NOT_YET = pytest.mark.xfail(reason="issue-3 floor not reached yet; see the per-scenario table (pytest -s)", strict=True)
+REACHED_RECALL = 0.55
 
 
 def _measure(seed: int) -> dict:
@@ -73,7 +75,7 @@ def test_event_average_precision(measured):
     assert np.mean(aps) >= 0.3, f"average precision per seed {np.round(aps, 3)}"
 
 
-@pytest.mark.parametrize("scenario", [pytest.param(s, marks=NOT_YET) for s in ("S9", "S2", "S3")])
+@pytest.mark.parametrize("scenario", [pytest.param("S9", marks=NOT_YET), "S2", "S3"])
 def test_slow_and_relationship_cases_caught_in_every_seed(measured, scenario):
     for seed, r in measured.items():
         cases = r["cases"][r["cases"]["scenario"] == scenario]

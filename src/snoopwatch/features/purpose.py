@@ -9,6 +9,7 @@ from snoopwatch.features._util import DAY, codes, covered, last_before, lookup, 
 from snoopwatch.features.context import Context
 
 FRESH_CAP_HOURS = 720.0  # a case opened more than 30 days ago counts as old
+FILE_WORK_DAYS = 7  # after a case closes, its people are still legitimately looked up for a week of file work
 
 
 def _case_times(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +137,10 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     on_user_ever = covered(q_user, ctx.t, us_keys, us_start, np.full(len(us_start), np.nan))
     out["subject_on_user_case"] = on_user_now.astype(np.float32)
     out["subject_on_user_closed_case"] = (on_user_ever & ~on_user_now).astype(np.float32)
+    # File work: the subject was on a case of the user that ended within FILE_WORK_DAYS (court files,
+    # disclosure). Later re-access of a closed case's people is not explained by it.
+    last_end = last_before(q_user, ctx.t, us_keys, us_end)
+    file_work = on_user_ever & ~on_user_now & ((ctx.t - last_end) <= FILE_WORK_DAYS * DAY)
     on_requester = covered(pair_key(requester, ctx.subject, n_subjects), ctx.t, us_keys, us_start, us_end)
     out["subject_on_requester_case"] = on_requester.astype(np.float32)
 
@@ -156,16 +161,18 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     out["hours_since_case_opened"] = np.log1p(np.clip(hours, 0, FRESH_CAP_HOURS)).astype(np.float32)
 
     # A reference to an open case the user (or requester) works explains the access fully when the
-    # subject is on that case or there is no subject; a subject the case does not hold is only half
-    # explained (a real reference is easy to type).
+    # subject is on that case or there is no subject.
     # A reference to any open case that holds the subject (custody booking in another unit's arrest,
     # a detective helping a colleague) is a plausible work context: half explained too.
+    # A reference to a case that does not hold the subject explains nothing by itself: a real reference
+    # is easy to type, and a case file that does not name the person is no reason to look them up.
     subject_fits = (ctx.subject < 0) | (out["subject_on_case"] > 0)
+    out["case_subject_mismatch"] = (case_open & (ctx.subject >= 0) & (out["subject_on_case"] == 0)).astype(np.float32)
     ref_level = (user_on_case | requester_on_case) & case_open
     user_level = on_user_now | on_requester | (ref_level & subject_fits)
     # A check run for a named colleague is attributable work (the requester answers for it): half explained.
-    unit_level = (on_unit | (unit_on_case & case_open) | ref_level | (case_open & (out["subject_on_case"] > 0))
-                  | (requester >= 0))
+    unit_level = (on_unit | ((unit_on_case & case_open) | ref_level) & subject_fits | file_work
+                  | (case_open & (out["subject_on_case"] > 0)) | (requester >= 0))
     out["subject_on_other_unit_case"] = (on_any & ~on_unit & ~user_level).astype(np.float32)
     explained = np.where(user_level, 1.0, np.where(unit_level, 0.5, 0.0))
     out["explained_by_case"] = explained.astype(np.float32)

@@ -48,6 +48,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "NOT_UNIT_CASE", "case belongs to another unit", ("staff.unit", "cases.unit")),
     F("subject_on_case", "case_subject", "1 when the subject is linked to the referenced case", -1,
       "SUBJECT_NOT_ON_CASE", "subject not linked to the case given", ("events.case_ref",)),
+    F("case_subject_mismatch", "case_subject", "1 when an open case is referenced but the subject looked up is not linked to it", 1,
+      "CASE_MISMATCH", "case reference given does not involve this person", ("events.case_ref", "cases.opened_at")),
     F("subject_on_user_case", "case_subject", "1 when the subject is on a case the user was assigned to and that was open at the time", -1,
       "NO_CASE_LINK", "subject on none of the user's cases", ("case_staff.user_id",)),
     F("subject_on_user_closed_case", "case_subject", "1 when the subject was on a case of the user that had already closed (and is on no current one)", 1,
