@@ -17,7 +17,7 @@ from snoopwatch.evaluate import DETECTORS, EvaluationError, evaluate_dataset, un
 from snoopwatch.evaluate.baselines import Adapter, user_day_counts
 from snoopwatch.evaluate.plots import write_plots
 from snoopwatch.evaluate.runner import aggregate
-from snoopwatch.evaluate.tables import markdown, write_results
+from snoopwatch.evaluate.tables import markdown, read_results, write_results
 
 SINCE = "2025-02-10"
 
@@ -177,6 +177,10 @@ def test_outputs_written(toy: Path, tmp_path: Path):
     assert "| counts-iforest |" in (tmp_path / "results.md").read_text()
     for name in ("recall_vs_budget", "scenario_recall", "days_to_detect"):
         assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[name].stat().st_size > 5000
+    assert markdown(read_results(tmp_path / "results.json")) == (tmp_path / "results.md").read_text()
+    (tmp_path / "other.json").write_text('{"version": 99}')
+    with pytest.raises(EvaluationError, match="not a version-1"):
+        read_results(tmp_path / "other.json")
 
 
 def test_aggregate_mean_and_std_over_seeds(toy: Path):

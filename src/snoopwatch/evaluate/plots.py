@@ -51,7 +51,9 @@ def write_plots(result: Result, out_dir: Path) -> dict[str, Path]:
         means = np.array([p[0] for p in pairs], dtype=float)
         stds = np.array([p[1] if p[1] is not None else 0.0 for p in pairs], dtype=float)
         nudge = 1 + 0.015 * (i - (len(detectors) - 1) / 2)  # side by side, so error bars stay readable
-        ax.errorbar(np.asarray(budgets) * nudge, means, yerr=stds if seeds_note else None, marker="o", capsize=3, label=d)
+        # Error bars: one standard deviation, clipped to the possible range [0, 1].
+        yerr = np.vstack([means - np.clip(means - stds, 0, 1), np.clip(means + stds, 0, 1) - means])
+        ax.errorbar(np.asarray(budgets) * nudge, means, yerr=yerr if seeds_note else None, marker="o", capsize=3, label=d)
     ax.set_xscale("log")
     ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
     ax.minorticks_off()
@@ -65,19 +67,17 @@ def write_plots(result: Result, out_dir: Path) -> dict[str, Path]:
     plt.close(fig)
 
     scenarios = natural_order({k[1] for k in f if k[1] != ALL})
-    fig, ax = plt.subplots(figsize=(max(7, 0.7 * len(scenarios) * max(1, len(detectors)) / 3), 4.5))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.1 * len(scenarios)), 4.5))
     width = 0.8 / max(1, len(detectors))
     x = np.arange(len(scenarios))
     for i, d in enumerate(detectors):
-        pairs = [f.get((d, s, budget, "case_recall"), (np.nan, None)) for s in scenarios]
-        means = np.array([p[0] for p in pairs], dtype=float)
-        stds = np.array([p[1] if p[1] is not None else 0.0 for p in pairs], dtype=float)
-        ax.bar(x + (i - (len(detectors) - 1) / 2) * width, np.nan_to_num(means), width,
-               yerr=stds if seeds_note else None, capsize=2, label=d)
+        means = np.array([f.get((d, s, budget, "case_recall"), (np.nan, None))[0] for s in scenarios], dtype=float)
+        ax.bar(x + (i - (len(detectors) - 1) / 2) * width, np.nan_to_num(means), width, label=d)
     ax.set_xticks(x, scenarios)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"case recall at budget {budget:g}")
-    ax.set_title(f"Per-scenario case recall at budget {budget:g}" + seeds_note)
+    ax.set_title(f"Per-scenario case recall at budget {budget:g}"
+                 + (f" (mean over the {len(result.seeds)} seeds, where the scenario was active)" if seeds_note else ""))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     paths["scenario_recall"] = _save(fig, out_dir / "scenario_recall.png")

@@ -14,7 +14,14 @@ from typing import Any
 import pandas as pd
 
 from snoopwatch.atomic import atomic_path, write_text_atomic
-from snoopwatch.evaluate.runner import ALL, RESULTS_VERSION, Evaluation, SeedsEvaluation
+from snoopwatch.evaluate.runner import (
+    ALL,
+    RESULTS_VERSION,
+    DetectorRun,
+    Evaluation,
+    EvaluationError,
+    SeedsEvaluation,
+)
 
 Result = Evaluation | SeedsEvaluation
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -186,3 +193,23 @@ def write_results(result: Result, out_dir: Path) -> dict[str, Path]:
     with atomic_path(paths["csv"]) as tmp:
         records_frame(result).to_csv(tmp, index=False)
     return paths
+
+
+def _evaluation_from_dict(data: dict[str, Any]) -> Evaluation:
+    fields = {k: v for k, v in data.items() if k != "version"}
+    fields["runs"] = [DetectorRun(**r) for r in fields["runs"]]
+    return Evaluation(**fields)
+
+
+def read_results(path: Path) -> Result:
+    """Read a results.json written by write_results back (to re-render tables and plots without re-running)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise EvaluationError(f"cannot read {path} as evaluation results ({error}); give a results.json from evaluate") from error
+    if not isinstance(data, dict) or data.get("version") != RESULTS_VERSION:
+        raise EvaluationError(f"{path} is not a version-{RESULTS_VERSION} results.json from snoopwatch evaluate")
+    if "evaluations" in data:
+        return SeedsEvaluation(data["seeds"], data["settings"], [_evaluation_from_dict(e) for e in data["evaluations"]],
+                               data["records"])
+    return _evaluation_from_dict(data)
