@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from snoopwatch.dataset.io import coerce_table
 from snoopwatch.dataset.model import Dataset
@@ -38,3 +39,26 @@ def test_reference_explains_only_through_the_subject_and_file_work_fades() -> No
     assert f.loc["file_work", "explained_by_case"] == 0.5
     assert f.loc["long_after", "explained_by_case"] == 0
     assert f.loc["long_after", "subject_on_user_closed_case"] == 1
+
+
+def _repeat_log(with_colleague: bool) -> Dataset:
+    rows = [("u1-d1", "2025-03-01T10:00:00Z", "U1"), ("u1-d2", "2025-03-02T10:00:00Z", "U1"),
+            ("u1-d3", "2025-03-03T10:00:00Z", "U1")]
+    if with_colleague:
+        rows += [("u2-d1", "2025-03-01T12:00:00Z", "U2"), ("u2-d2", "2025-03-02T12:00:00Z", "U2")]
+    raw = {
+        "staff": pd.DataFrame({"user_id": ["U1", "U2", "U3"], "role": ["pc"] * 3, "unit": ["A", "A", "B"]}),
+        "events": pd.DataFrame(rows, columns=["event_id", "timestamp", "user_id"]).assign(
+            action="view", subject_id="P1"),
+    }
+    return Dataset({name: coerce_table(name, frame).frame for name, frame in raw.items()})
+
+
+def test_a_repeat_interest_the_unit_shares_is_less_lonely() -> None:
+    alone = build_features(_repeat_log(False)).frame.set_axis(["u1-d1", "u1-d2", "u1-d3"])
+    shared_ds = _repeat_log(True)
+    shared = build_features(shared_ds).frame.set_axis(shared_ds.events["event_id"].astype(str))
+    assert alone.loc["u1-d1", "lone_repeat_no_case"] == 0  # nothing earlier to repeat
+    assert alone.loc["u1-d3", "lone_repeat_no_case"] > alone.loc["u1-d2", "lone_repeat_no_case"] > 0
+    # Two earlier colleague-days on the same person in the same unit divide the lonely repeat by three.
+    assert shared.loc["u1-d3", "lone_repeat_no_case"] == pytest.approx(alone.loc["u1-d3", "lone_repeat_no_case"] / 3)

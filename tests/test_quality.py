@@ -24,10 +24,10 @@ SEEDS = (1, 2, 3)
 STAFF, DAYS, BUDGET = 120, 150, 10.0
 pytestmark = pytest.mark.slow
 # Floors of issue 3 the detector does not reach yet. They run every time and are strict: the day one
-# passes, the suite fails until its mark is removed. Measured on 2026-11-25 (3 seeds): 23 of 37 cases (62%)
-# caught at budget; S9 caught in 1 of 3 seeds. The regression floors below hold what is reached now.
+# passes, the suite fails until its mark is removed. Measured on 2026-11-25 (3 seeds): 26 of 37 cases (70%)
+# caught at budget; S9 caught in 2 of 3 seeds. The regression floors below hold what is reached now.
 NOT_YET = pytest.mark.xfail(reason="issue-3 floor not reached yet; see the per-scenario table (pytest -s)", strict=True)
-REACHED_RECALL = 0.55
+REACHED_RECALL = 0.6
 
 
 def _measure(seed: int) -> dict:

@@ -14,6 +14,7 @@ from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
 CROWD_BASELINE_DAYS = 90
+PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
 SPAN_PRIOR_DAYS = 30  # a user seen for a month or less cannot have a long-running pattern yet
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
 
@@ -64,6 +65,10 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
     out["prior_unexplained_span"] = np.where(has, since_first / (known_for + SPAN_PRIOR_DAYS), 0.0).astype(np.float32)
 
+    if "lone_repeat_no_case" in wanted:
+        peers = _unit_peer_days(ctx, has, pair, pair * span + day, day, span)
+        out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
+
     if {"crowd_3d", "crowd_excess"} & wanted:
         minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
         subject = ctx.subject.astype(np.int64)
@@ -86,3 +91,22 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
         out["crowd_3d"] = np.where(has, np.log1p(recent), 0.0).astype(np.float32)
         out["crowd_excess"] = np.where(has, np.log1p(recent) - np.log1p(usual), 0.0).astype(np.float32)
     return {k: v for k, v in out.items() if k in wanted}
+
+
+def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, pd_key: np.ndarray, day: np.ndarray,
+                    span: int) -> np.ndarray:
+    """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
+    looked at the same subject (user-days, the user's own excluded). Users of unknown unit get 1: one
+    colleague, neither alone nor a crowd."""
+    unit = ctx.unit.astype(np.int64)
+    known = has & (unit >= 0)
+    n_units = len(ctx.units) + 1
+    su = ctx.subject.astype(np.int64) * n_units + np.maximum(unit, 0)
+    first_of_day = ~pd.Series(pd_key).duplicated().to_numpy()
+    unit_entries = np.sort((su[known & first_of_day] * span) + day[known & first_of_day])
+    own_entries = np.unique(pd_key[has])
+    start = np.maximum(day - PEER_WINDOW_DAYS, 0)
+    in_unit = (np.searchsorted(unit_entries, su * span + day) - np.searchsorted(unit_entries, su * span + start))
+    own = (np.searchsorted(own_entries, pair * span + day) - np.searchsorted(own_entries, pair * span + start))
+    peers = np.maximum(in_unit - own, 0).astype(np.float64)
+    return np.where(known, peers, 1.0)

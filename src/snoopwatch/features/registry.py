@@ -104,6 +104,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "REPEAT_NO_CASE", "looked at the same person again without a case"),
     F("prior_unexplained_span", "subject_history", "days since the first of those unexplained look-ups of this subject / (days the log has known the user + 30)", 1,
       "LONG_RUNNING", "repeat look-ups of the same person over a long time"),
+    F("lone_repeat_no_case", "subject_history", "log(1 + earlier unexplained days on this subject) / (1 + colleagues' look-up days on it in the user's unit over the last 90 days): a repeat interest the user's team does not share", 1,
+      "LONE_INTEREST", "looked again, without a case, at a person no colleague in their unit looks at", ("staff.unit",)),
     # crowd
     F("crowd_3d", "crowd", "log(1 + user-days on this subject in the last 3 days, this one included)", 1,
       "CROWD", "many staff looked at this subject in a few days"),
