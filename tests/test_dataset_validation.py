@@ -176,3 +176,18 @@ def test_validate_command_missing_directory(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no such directory" in result.output
     assert "Traceback" not in result.output
+
+
+def test_format_version_as_text_is_accepted_and_another_version_is_refused_even_leniently(dataset: Path) -> None:
+    (dataset / "manifest.json").write_text('{"format_version": "1"}')
+    assert load_dataset(dataset).problems == []
+    (dataset / "manifest.json").write_text('{"format_version": 2}')
+    with pytest.raises(DatasetError, match="format version 2 is not supported"):
+        load_dataset(dataset, strict=False)
+
+
+def test_rejects_file_is_safe_to_open_in_a_spreadsheet(dataset: Path, tmp_path: Path) -> None:
+    (dataset / "events.csv").write_text(HEADER + '=HYPERLINK("http://x"),soon,PC4412,view,P001001\n')
+    validate_dataset(dataset, rejects_dir=tmp_path / "rej")
+    text = (tmp_path / "rej" / "events.rejects.csv").read_text()
+    assert "'=HYPERLINK" in text

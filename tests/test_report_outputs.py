@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from snoopwatch.report.csvsafe import neutralise_csv_frame
+from snoopwatch.csvsafe import neutralise_csv_frame
 from snoopwatch.report.ecs import alert_to_ecs, alerts_to_ecs_lines
 from snoopwatch.report.inputs import ReportInputError, normalise_alert
 from snoopwatch.report.terminal import people_ranking, render_people_table
@@ -104,3 +104,17 @@ def test_empty_table_says_so():
     buffer = io.StringIO()
     render_people_table([], Console(file=buffer, no_color=True))
     assert "No alerts" in buffer.getvalue()
+
+
+def test_ids_neutralised_in_a_scores_csv_join_again_when_read(tmp_path):
+    import pandas as pd
+
+    from snoopwatch.detect.io import read_scores, write_scores
+
+    scores = pd.DataFrame({"event_id": ["=E1", "E2"], "user_id": ["@PC1", "PC2"],
+                           "timestamp": pd.to_datetime(["2025-01-01T00:00:00Z"] * 2, utc=True),
+                           "score": [1.0, -2.0], "reasons": ["", "SELF"]})
+    path = write_scores(scores, tmp_path / "scores.csv")
+    assert "'=E1" in path.read_text()
+    back = read_scores(path)
+    assert back["event_id"].tolist() == ["=E1", "E2"] and back["user_id"].tolist() == ["@PC1", "PC2"]

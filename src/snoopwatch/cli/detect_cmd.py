@@ -37,7 +37,7 @@ def _load(path: Path):
 @click.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--until", metavar="DATE", help="Train on events before DATE (YYYY-MM-DD or ISO 8601); default all.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=DEFAULT_MODEL, show_default=True,
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_MODEL, show_default=True,
               help="Where to write the model file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same data and seed, same model).")
 def train(dataset: Path, until: str | None, model_path: Path, seed: int) -> None:
@@ -68,14 +68,15 @@ def train(dataset: Path, until: str | None, model_path: Path, seed: int) -> None
 
 def _write_rejects(frame: pd.DataFrame, path: Path) -> Path:
     from snoopwatch.atomic import atomic_path
+    from snoopwatch.csvsafe import neutralise_csv_frame
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        neutralise_csv_frame(frame).to_csv(tmp, index=False)
     return path
 
 
 @click.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="Model file from `snoopwatch train`.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Model file from `snoopwatch train`.")
 @click.option("--since", metavar="DATE", help="Score events at or after DATE; earlier events are history only.")
 @click.option("--scores", "scores_path", type=click.Path(path_type=Path), help="Write every scored event (.csv, .csv.gz or .parquet).")
 @click.option("--alerts", "alerts_path", type=click.Path(path_type=Path), help="Write alerts as JSON lines.")
@@ -93,9 +94,10 @@ def detect(dataset: Path, model_path: Path, since: str | None, scores_path: Path
     Events before --since are history (context for the features) and are not scored; every event at or
     after it is scored and written to --scores.
     """
+    from snoopwatch.csvsafe import neutralise_csv_frame
     from snoopwatch.detect import detect as run_detect
     from snoopwatch.detect import load_model
-    from snoopwatch.detect.io import neutralise, write_alerts, write_scores
+    from snoopwatch.detect.io import write_alerts, write_scores
 
     if scores_path is not None and not str(scores_path).lower().endswith((".csv", ".csv.gz", ".parquet")):
         raise DatasetError(f"{scores_path}: scores are written as .csv, .csv.gz or .parquet")
@@ -135,7 +137,7 @@ def detect(dataset: Path, model_path: Path, since: str | None, scores_path: Path
             "risk": a.risk, "severity": a.severity, "events": len(a.event_ids),
             "reasons": ";".join(r.code for r in a.reasons), "summary": a.summary} for a in result.alerts],
             columns=["alert_id", "user_id", "window_start", "window_end", "risk", "severity", "events", "reasons", "summary"])
-        sys.stdout.write(neutralise(rows).to_csv(index=False))
+        sys.stdout.write(neutralise_csv_frame(rows).to_csv(index=False))
     else:
         from snoopwatch.report.terminal import render_people_table
         render_people_table(result.alerts, out, staff=data.staff, limit=25)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from snoopwatch.atomic import atomic_path
+from snoopwatch.csvsafe import neutralise_csv_value
 from snoopwatch.dataset import load_dataset, save_dataset, write_table
 from snoopwatch.dataset.schema import ANSWER_KEY_TABLES, CONTEXT_TABLES, TABLES
 from snoopwatch.errors import ConversionError
@@ -115,18 +116,13 @@ class ConversionReport:
         }
 
 
-def _neutralise(value: str) -> str:
-    """Log text is attacker-controlled: a cell starting with = + - @ is made inert for spreadsheets."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def write_log_rejects(rejects: list[Reject], path: Path) -> Path:
     """Write rejected records (source, line, reason, text) as CSV, atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["source", "line", "reason", "text"])
         for r in rejects:
-            writer.writerow([r.source, r.line, r.reason, _neutralise(r.text)])
+            writer.writerow([r.source, r.line, r.reason, neutralise_csv_value(r.text)])
     return path
 
 

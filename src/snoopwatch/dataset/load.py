@@ -147,6 +147,8 @@ def _read_manifest(directory: Path) -> tuple[dict, list[Problem]]:
     if not isinstance(manifest, dict):
         return {}, [Problem("error", MANIFEST, None, "must be a JSON object", "fix or remove manifest.json")]
     version = manifest.get("format_version")
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version)
     if version is not None and version != FORMAT_VERSION:
         return manifest, [Problem("error", MANIFEST, "format_version", f"format version {version!r} is not supported",
                                   f"this snoopwatch reads format version {FORMAT_VERSION}")]
@@ -179,6 +181,8 @@ def load_dataset(
                            problems)
     manifest, manifest_problems = _read_manifest(directory)
     problems += manifest_problems
+    if manifest_problems:  # a data set in another format version is not read at all, however lenient
+        raise DatasetError(f"{directory}: {manifest_problems[0]}", problems)
     wanted = [n for n in TABLES if n in files and (answer_key or n not in ANSWER_KEY_TABLES)
               and (tables is None or n in tables or n == "events")]
     frames: dict[str, pd.DataFrame] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snoopwatch.csvsafe import neutralise_csv_frame
 from snoopwatch.dataset.io import write_manifest, write_table
 from snoopwatch.dataset.schema import FORMAT_VERSION, TABLES
 from snoopwatch.errors import DatasetError
@@ -41,5 +42,6 @@ def write_rejects(rejects: dict, directory: str | Path) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for name, frame in rejects.items():
         if len(frame):
-            written[name] = write_table(frame, directory / f"{name}.rejects.csv", name)
+            # Rejected rows are raw log text that analysts open in a spreadsheet: formulas made inert.
+            written[name] = write_table(neutralise_csv_frame(frame), directory / f"{name}.rejects.csv", name)
     return written

@@ -12,25 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from snoopwatch.atomic import atomic_path, write_text_atomic
+from snoopwatch.csvsafe import neutralise_csv_frame, restore_csv_value
 from snoopwatch.detect.alerts import ALERT_VERSION, Alert
 from snoopwatch.errors import SnoopwatchError
 
 SCORE_COLUMNS = ("event_id", "user_id", "timestamp", "score", "reasons")
-
-
-def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells starting with = + - @ made inert (the report helper's function when present)."""
-    try:
-        from snoopwatch.report.csvsafe import neutralise_csv_frame
-    except ImportError:  # pragma: no cover - the report package is part of snoopwatch
-        out = frame.copy()
-        for column in out.columns:
-            if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype | pd.CategoricalDtype):
-                text = out[column].astype(object)
-                risky = text.astype(str).str.match(r"^[=+\-@]")
-                out[column] = text.where(~risky, "'" + text.astype(str))
-        return out
-    return neutralise_csv_frame(frame)
 
 
 def write_scores(scores: pd.DataFrame, path: str | Path) -> Path:
@@ -42,7 +28,7 @@ def write_scores(scores: pd.DataFrame, path: str | Path) -> Path:
         if name.endswith(".parquet"):
             frame.to_parquet(tmp, index=False)
         elif name.endswith(".csv") or name.endswith(".csv.gz"):
-            out = neutralise(frame.astype({"event_id": object, "user_id": object, "reasons": object}))
+            out = neutralise_csv_frame(frame.astype({"event_id": object, "user_id": object, "reasons": object}))
             out = out.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
             out.to_csv(tmp, index=False, compression="gzip" if name.endswith(".gz") else None,
                        float_format="%.6g")
@@ -61,6 +47,8 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     else:
         frame = pd.read_csv(path, dtype={"event_id": str, "user_id": str, "reasons": str}, keep_default_na=False)
         frame["score"] = frame["score"].astype("float64")
+        for column in ("event_id", "user_id"):  # undo the CSV formula guard, so ids join the data set again
+            frame[column] = frame[column].map(restore_csv_value)
     missing = [c for c in SCORE_COLUMNS if c not in frame.columns]
     if missing:
         raise SnoopwatchError(f"{path}: not a scores file (missing {', '.join(missing)})")

@@ -140,8 +140,11 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
         alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
     every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
-    surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32),
-                                                    roles[every] if roles is not None else None)
+    if len(every):
+        surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32),
+                                                        roles[every] if roles is not None else None)
+    else:  # a quiet period: no alert, nothing to explain
+        surprise_all = np.zeros((0, len(model.features)), dtype=np.float32)
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(int)
     for k, row in enumerate(chosen.itertuples(index=False)):
         rows = alert_rows[k]

@@ -99,6 +99,8 @@ def read_envelope(path: str | Path) -> dict:
 
 
 def _open(path: Path) -> tuple[dict, bytes, str]:
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder; give the model file inside it (e.g. {path / 'snoopwatch.skops'})")
     if not path.exists():
         raise ModelError(f"{path}: no such model file; train one with `snoopwatch train DATASET --model {path}`")
     data = path.read_bytes()

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from snoopwatch.atomic import atomic_path, write_text_atomic
+from snoopwatch.csvsafe import neutralise_csv_value
 from snoopwatch.evaluate.runner import (
     ALL,
     RESULTS_VERSION,
@@ -24,7 +25,6 @@ from snoopwatch.evaluate.runner import (
 )
 
 Result = Evaluation | SeedsEvaluation
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _figures(result: Result) -> dict[tuple, tuple[float, float | None]]:
@@ -150,10 +150,6 @@ def markdown(result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _inert(value: Any) -> Any:
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
 def records_frame(result: Result) -> pd.DataFrame:
     """The long table of figures: one row per detector, scenario, budget and metric."""
     frame = pd.DataFrame(result.records)
@@ -161,7 +157,7 @@ def records_frame(result: Result) -> pd.DataFrame:
         frame.insert(0, "seed", result.seed)
     for column in ("detector", "scenario", "metric"):
         if column in frame.columns:
-            frame[column] = frame[column].map(_inert)
+            frame[column] = frame[column].map(neutralise_csv_value)
     return frame
 
 

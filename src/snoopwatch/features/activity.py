@@ -71,12 +71,12 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     rd_key = role_day["role"].to_numpy(np.int64) * span + role_day["day"].to_numpy(np.int64)
     pos = np.searchsorted(rd_key, ud_role * span + ud_day)
     role_mean = role_day["mean"].to_numpy()[pos]
-    # Without earlier days, the role's usual stands in for the user's, and today's count for both.
+    # Without earlier days, the role's usual stands in for the user's (and the other way round); with
+    # neither, the day is not judged (0): today's own total would look ahead at later events.
     own_mean = np.where(np.isnan(own_mean), role_mean, own_mean)
-    own_mean = np.where(np.isnan(own_mean), totals, own_mean)
     role_mean = np.where(np.isnan(role_mean), own_mean, role_mean)
-    vs_own = np.log1p(so_far) - np.log1p(own_mean[ud])
-    vs_role = np.log1p(so_far) - np.log1p(role_mean[ud])
+    vs_own = np.nan_to_num(np.log1p(so_far) - np.log1p(own_mean[ud]), nan=0.0)
+    vs_role = np.nan_to_num(np.log1p(so_far) - np.log1p(role_mean[ud]), nan=0.0)
     return vs_own, vs_role
 
 

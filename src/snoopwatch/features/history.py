@@ -14,6 +14,8 @@ from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
 CROWD_BASELINE_DAYS = 90
+HISTORY_FEATURES = ("first_access_pair", "prior_unexplained_days", "prior_unexplained_span", "lone_repeat_no_case",
+                    "crowd_3d", "crowd_excess")
 PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
 SPAN_PRIOR_DAYS = 30  # a user seen for a month or less cannot have a long-running pattern yet
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
@@ -31,9 +33,8 @@ def unexplained(ctx: Context) -> np.ndarray:
 def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     has = ctx.subject >= 0
-    if not has.any():
-        zeros = np.zeros(ctx.n, dtype=np.float32)
-        return {k: zeros.copy() for k in wanted}
+    if not has.any():  # no subject on any event: this step's own features are all zero, no others
+        return {k: np.zeros(ctx.n, dtype=np.float32) for k in HISTORY_FEATURES if k in wanted}
     n_subjects = max(len(ctx.subjects), 1)
     raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
     raw_pair[~has] = -1

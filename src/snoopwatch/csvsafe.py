@@ -19,6 +19,13 @@ def neutralise_csv_value(value: object) -> object:
     return value
 
 
+def restore_csv_value(value: object) -> object:
+    """The inverse of neutralise_csv_value, for reading back a CSV snoopwatch wrote (ids must join again)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 def neutralise_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` safe to write as CSV: text columns neutralised, numeric and time columns unchanged.
 
