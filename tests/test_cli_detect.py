@@ -108,3 +108,20 @@ def test_html_report_is_written(data_dir, model_path, tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert "<html" in text.lower() and "U000" in text
+
+
+def test_train_and_detect_read_local_times_with_a_named_zone(tmp_path):
+    ds = toy_dataset(days=25, seed=5)
+    tables = dict(ds.tables)
+    local = ds.events["timestamp"].dt.tz_convert("Europe/London").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    tables["events"] = ds.events.assign(timestamp=local)
+    save_dataset(tables, tmp_path / "local", fmt="csv")
+    model = tmp_path / "m.skops"
+    without_zone = CliRunner().invoke(cli, ["train", str(tmp_path / "local"), "--model", str(model)])
+    assert without_zone.exit_code != 0 and "Traceback" not in without_zone.output
+    trained = CliRunner().invoke(cli, ["train", str(tmp_path / "local"), "--model", str(model),
+                                       "--until", "2025-01-15", "--timezone", "Europe/London"])
+    assert trained.exit_code == 0, trained.output
+    detected = CliRunner().invoke(cli, ["detect", str(tmp_path / "local"), "--model", str(model), "--since",
+                                        "2025-01-15", "--timezone", "Europe/London", "--format", "json"])
+    assert detected.exit_code == 0, detected.output

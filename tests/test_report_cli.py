@@ -38,7 +38,7 @@ def test_report_command_reveal(files, tmp_path):
     data, scores, alerts = files
     out = tmp_path / "trainer.html"
     result = CliRunner().invoke(cli, ["report", str(data), "--scores", str(scores), "--alerts", str(alerts),
-                                      "--out", str(out), "--reveal", "--timezone", "Europe/London"])
+                                      "--out", str(out), "--reveal", "--display-timezone", "Europe/London"])
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert 'id="answers"' in html and "times in Europe/London" in html
@@ -65,5 +65,5 @@ def test_report_bad_alerts_file_is_a_clear_error(files, tmp_path):
 def test_report_unknown_timezone(files, tmp_path):
     data, scores, alerts = files
     result = CliRunner().invoke(cli, ["report", str(data), "--scores", str(scores), "--alerts", str(alerts),
-                                      "--out", str(tmp_path / "r.html"), "--timezone", "Mars/Olympus"])
+                                      "--out", str(tmp_path / "r.html"), "--display-timezone", "Mars/Olympus"])
     assert result.exit_code == 2 and "unknown time zone" in result.output

@@ -29,9 +29,14 @@ def _progress_callback(bar):
     return report
 
 
-def _load(path: Path):
+source_timezone_option = click.option(
+    "--timezone", "source_timezone", metavar="ZONE",
+    help="IANA zone of times written without an offset (e.g. Europe/London); without it such times are errors.")
+
+
+def _load(path: Path, source_timezone: str | None = None):
     """Lenient load without the answer key: bad rows are set aside (and written out), never dropped silently."""
-    return load_dataset(path, strict=False, answer_key=False)
+    return load_dataset(path, strict=False, answer_key=False, source_timezone=source_timezone)
 
 
 @click.command()
@@ -40,7 +45,8 @@ def _load(path: Path):
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_MODEL, show_default=True,
               help="Where to write the model file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same data and seed, same model).")
-def train(dataset: Path, until: str | None, model_path: Path, seed: int) -> None:
+@source_timezone_option
+def train(dataset: Path, until: str | None, model_path: Path, seed: int, source_timezone: str | None) -> None:
     """Learn what normal access looks like in DATASET and write a model file.
 
     Prints the rows used, the features used and dropped (with why), and the time taken.
@@ -49,7 +55,7 @@ def train(dataset: Path, until: str | None, model_path: Path, seed: int) -> None
     from snoopwatch.detect import train as train_model
 
     started = time.perf_counter()
-    data = _load(dataset)
+    data = _load(dataset, source_timezone)
     with progress() as bar:
         model = train_model(data, until=until, seed=seed, progress=_progress_callback(bar))
     save_model(model, model_path)
@@ -87,8 +93,10 @@ def _write_rejects(frame: pd.DataFrame, path: Path) -> Path:
 @click.option("--allowlist", type=click.Path(path_type=Path), help="TOML or CSV allow-list of known legitimate patterns.")
 @click.option("--rejects", "rejects_path", type=click.Path(path_type=Path),
               help="Where to write rows that could not be scored (default: beside --scores, else ./snoopwatch-rejects.csv).")
+@source_timezone_option
 def detect(dataset: Path, model_path: Path, since: str | None, scores_path: Path | None, alerts_path: Path | None,
-           budget: float, fmt: str, html_path: Path | None, allowlist: Path | None, rejects_path: Path | None) -> None:
+           budget: float, fmt: str, html_path: Path | None, allowlist: Path | None, rejects_path: Path | None,
+           source_timezone: str | None) -> None:
     """Score DATASET with a trained model and list the people to look at, with reasons.
 
     Events before --since are history (context for the features) and are not scored; every event at or
@@ -102,7 +110,7 @@ def detect(dataset: Path, model_path: Path, since: str | None, scores_path: Path
     if scores_path is not None and not str(scores_path).lower().endswith((".csv", ".csv.gz", ".parquet")):
         raise DatasetError(f"{scores_path}: scores are written as .csv, .csv.gz or .parquet")
     model = load_model(model_path)
-    data = _load(dataset)
+    data = _load(dataset, source_timezone)
     with progress() as bar:
         result = run_detect(data, model, since=since, budget=budget, allowlist=allowlist,
                             progress=_progress_callback(bar))

@@ -45,10 +45,12 @@ def _budgets(value: str) -> list[float]:
 @click.option("--scenarios", metavar="all|S2,S9,...", help="Multi-seed mode: scenarios to plant.")
 @click.option("--insiders", type=int, help="Multi-seed mode: number of insiders.")
 @click.option("--stealth", type=float, help="Multi-seed mode: stealth level 0..1.")
+@click.option("--timezone", "source_timezone", metavar="ZONE",
+              help="IANA zone of DATASET times written without an offset (e.g. Europe/London).")
 def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: float, budget_grid: str,
              out_dir: Path | None, seeds: int | None, first_seed: int, seed: int, staff: int | None,
              days: int | None, start: str | None, scenarios: str | None, insiders: int | None,
-             stealth: float | None) -> None:
+             stealth: float | None, source_timezone: str | None) -> None:
     """Compare detectors on DATASET (a data set with labels) with the metrics the field uses.
 
     Fits each detector on the events before --since, scores the rest, and reports event AUC-ROC and
@@ -86,7 +88,7 @@ def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: fl
             raise click.UsageError("give a DATASET directory with labels, or --seeds N to generate fresh ones")
         if any(v is not None for v in (staff, days, start, scenarios, insiders, stealth)):
             raise click.UsageError("--staff, --days, --start, --scenarios, --insiders and --stealth need --seeds")
-        data = load_dataset(dataset)
+        data = load_dataset(dataset, source_timezone=source_timezone)
         result = evaluate_dataset(data, since=since, detectors=names, budget=budget, budgets=grid, seed=seed,
                                   progress=progress)
     stdout_console().print(markdown(result), markup=False, highlight=False)

@@ -22,9 +22,10 @@ from snoopwatch.console import stdout_console
                    "Needs a data set with labels.")
 @click.option("--max-people", type=click.IntRange(min=1), default=25, show_default=True,
               help="Draw a card for this many of the highest-risk people (the table lists all).")
-@click.option("--timezone", metavar="ZONE", help="Show times in this IANA zone (default: the data set's, else UTC).")
-@click.option("--source-timezone", metavar="ZONE",
-              help="IANA zone of data-set times written without an offset (as given to detect).")
+@click.option("--display-timezone", "timezone", metavar="ZONE",
+              help="Show times in this IANA zone (default: the data set's, else UTC).")
+@click.option("--timezone", "source_timezone", metavar="ZONE",
+              help="IANA zone of data-set times written without an offset, as given to validate, train and detect.")
 def report(dataset: Path, scores_file: Path, alerts_file: Path, out: Path, reveal: bool, max_people: int,
            timezone: str | None, source_timezone: str | None) -> None:
     """Write a self-contained HTML report for investigators from DATASET and detection's output.
