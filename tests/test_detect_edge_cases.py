@@ -45,3 +45,22 @@ def test_a_folder_as_model_path_is_a_one_sentence_error(tmp_path, toy):
     result = CliRunner().invoke(cli, ["detect", str(tmp_path), "--model", str(tmp_path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "is a directory" in result.output
+
+
+def test_a_daily_run_raises_the_alerts_a_run_over_the_whole_period_raises_that_day():
+    """The roll-up remembers the year before --since, so running day by day loses no month or year window."""
+    ds = toy_dataset(days=40, seed=2)
+    model = train(ds, until="2025-01-20", seed=0)
+    whole = detect(ds, model, since="2025-01-20")
+    days = sorted({a.window_end for a in whole.alerts})
+    assert days, "the toy force should raise alerts after the training period"
+    checked = 0
+    for end in days[-3:]:
+        day_start = pd.Timestamp(end) - pd.Timedelta(days=1)
+        daily = detect(ds, model, since=day_start)
+        assert [a.to_dict() for a in daily.alerts if a.window_end == end] == \
+            [a.to_dict() for a in whole.alerts if a.window_end == end]
+        assert daily.scores["timestamp"].min() >= day_start
+        checked += 1
+    assert checked
+    assert any(pd.Timestamp(a.window_start) < pd.Timestamp(a.window_end) - pd.Timedelta(days=1) for a in whole.alerts)

@@ -74,6 +74,10 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
                          "treated as unremarkable")
     t = seconds(events["timestamp"])
     scored = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9
+    # The roll-up also sees the year before --since (scored, never written or alerted), so a daily run's
+    # month and year windows hold the months and the year, not just the day.
+    lookback = max(rollup.WINDOWS.values()) * DAY
+    context = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9 - lookback
     # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite.
     finite = np.isfinite(frame[model.features].to_numpy(np.float32)).all(axis=1)
     bad = scored & ~finite
@@ -83,8 +87,9 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rejected.insert(0, "reject_reason", "features could not be computed")
         rejects.append(rejected)
     reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
-    keep = scored & finite
+    keep = context & finite
     idx = np.flatnonzero(keep)
+    in_scope = scored[idx]
     sub = frame.iloc[idx]
     step = time.perf_counter()
     roles = fs.roles[idx] if fs.roles is not None else None
@@ -94,16 +99,17 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
 
     step = time.perf_counter()
     reasons = np.full(len(idx), "", dtype=object)
-    explain = np.flatnonzero(score >= REASONS_FROM_SCORE)
+    explain = np.flatnonzero((score >= REASONS_FROM_SCORE) & in_scope)
     if len(explain):
         surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32),
                                                     roles[explain] if roles is not None else None)
         reasons[explain] = event_reason_codes(surprise, model.features)
     ev = events.iloc[idx]
-    scores = pd.DataFrame({
+    rows_all = pd.DataFrame({
         "event_id": ev["event_id"].to_numpy(), "user_id": ev["user_id"].astype(str).to_numpy(),
         "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64), "reasons": reasons,
     })
+    scores = rows_all[in_scope].reset_index(drop=True)
     timings["reasons"] = time.perf_counter() - step
 
     # Allow-list: which scored events each entry covers.
@@ -111,23 +117,30 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     role = None
     if dataset.staff is not None and "role" in dataset.staff.columns:
         role_of = dict(zip(dataset.staff["user_id"].astype(str), dataset.staff["role"].astype(object), strict=False))
-        role = scores["user_id"].map(role_of)
+        role = rows_all["user_id"].map(role_of)
     subject = ev["subject_id"].reset_index(drop=True) if "subject_id" in ev.columns else None
-    hits = match(entries, scores["user_id"], role, subject, scores["timestamp"]) if entries else \
-        np.zeros((len(scores), 0), dtype=bool)
+    hits = match(entries, rows_all["user_id"], role, subject, rows_all["timestamp"]) if entries else \
+        np.zeros((len(rows_all), 0), dtype=bool)
     allowed = hits.any(axis=1)
 
     staff = _staff_count(dataset)
     per_day = max(1, math.ceil(budget * staff / 1000))
-    user_codes, user_names = pd.factorize(scores["user_id"])
+    user_codes, user_names = pd.factorize(rows_all["user_id"])
     day = np.floor(t[idx] / DAY).astype(np.int64)
+    scope_keys = np.unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
+
+    def raised(selected: pd.DataFrame) -> pd.DataFrame:
+        """Alerts only for a user and day with events at or after --since; earlier days are memory."""
+        keys = selected["user"].to_numpy(np.int64) * (1 << 32) + selected["day"].to_numpy(np.int64)
+        return selected[np.isin(keys, scope_keys)]
+
     cands = rollup.candidates(user_codes, day, score, ~allowed)
-    chosen = rollup.select(cands, per_day)
+    chosen = raised(rollup.select(cands, per_day))
     ref = model.model_ref
     order = np.lexsort((day, user_codes))
     ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
-    event_ids_all = scores["event_id"].astype(str).to_numpy()
+    event_ids_all = rows_all["event_id"].astype(str).to_numpy()
     subjects_all = (ev["subject_id"].astype(object).where(ev["subject_id"].notna(), "").astype(str).to_numpy()
                     if "subject_id" in ev.columns else np.full(len(ev), "", dtype=object))
     t_scored = t[idx]
@@ -163,7 +176,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     # What the allow-list suppressed: events per entry, and alerts that would have been raised without it.
     suppressed_rows = []
     if entries:
-        plain = rollup.select(rollup.candidates(user_codes, day, score, np.ones(len(score), bool)), per_day)
+        plain = raised(rollup.select(rollup.candidates(user_codes, day, score, np.ones(len(score), bool)), per_day))
         raised = set(zip(chosen["user"], chosen["day"], strict=True))
         lost = plain[[(u, d) not in raised for u, d in zip(plain["user"], plain["day"], strict=True)]]
         for j, entry in enumerate(entries):
@@ -172,12 +185,12 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
                 lo = np.searchsorted(ukey, row.user * (1 << 32) + row.start_day, side="left")
                 hi = np.searchsorted(ukey, row.user * (1 << 32) + row.day, side="right")
                 lost_count += bool(hits[order[lo:hi], j].any())
-            suppressed_rows.append({"entry": entry.label, "why": entry.why, "events": int(hits[:, j].sum()),
+            suppressed_rows.append({"entry": entry.label, "why": entry.why, "events": int(hits[in_scope, j].sum()),
                                     "alerts": lost_count})
     suppressed = pd.DataFrame(suppressed_rows, columns=["entry", "why", "events", "alerts"])
     timings["rollup"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    days = int(np.unique(day).size)
+    days = int(np.unique(day[in_scope]).size)
     alerts.sort(key=lambda a: (a.window_end, -a.risk, a.user_id))
     return Detection(scores=scores, alerts=alerts, rejects=reject_frame, suppressed=suppressed,
                      features_used=list(model.features), notes=notes, budget_per_day=per_day, days=days,
