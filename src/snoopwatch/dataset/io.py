@@ -124,6 +124,19 @@ def _as_text(series: pd.Series) -> pd.Series:
     return out.str.strip().replace("", pd.NA)
 
 
+def parse_instant(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
+    """A user-given instant (--since, --until) in UTC; a date alone means midnight UTC."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as error:
+        raise DatasetError(f"{name} {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time") from error
+    if stamp is pd.NaT:
+        raise DatasetError(f"{name} is empty; use YYYY-MM-DD or an ISO 8601 time")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def _as_category(series: pd.Series) -> pd.Series:
     """Text as a pandas category with plain-object categories (the same whatever the file type), in order of
     first appearance. Dictionary-encoded input is cleaned per distinct value, not per row."""

@@ -77,6 +77,14 @@ class Dataset:
         return Dataset(tables, dict(self.manifest), self.path, list(self.problems), dict(self.rejects), dict(self.files))
 
     @property
+    def staff_count(self) -> int:
+        """Members of staff: distinct users in the staff table, or in the events when there is none (the
+        denominator of every analyst budget)."""
+        if self.staff is not None and len(self.staff):
+            return int(self.staff["user_id"].nunique())
+        return int(self.events["user_id"].nunique()) if self.events is not None else 0
+
+    @property
     def has_labels(self) -> bool:
         return "labels" in self.tables
 

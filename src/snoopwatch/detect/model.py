@@ -30,6 +30,7 @@ import pandas as pd
 import sklearn
 
 from snoopwatch import __version__
+from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect.forest import SnoopwatchForest, _tail_lookup, _tail_table
 from snoopwatch.errors import DatasetError
@@ -112,16 +113,6 @@ def data_hash(events: pd.DataFrame) -> str:
     return "sha256:" + hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def _parse_time(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as error:
-        raise DatasetError(f"{name} {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time") from error
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def restrict(dataset: Dataset, until: pd.Timestamp | None) -> Dataset:
     """The data set with only events before `until` (context tables untouched)."""
     if until is None:
@@ -139,7 +130,7 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     """Fit a model on the events before `until` (all events when None). Labels are never read."""
     started = time.perf_counter()
     dataset = dataset.without_answer_key()
-    until_ts = _parse_time(until, "--until")
+    until_ts = parse_instant(until, "--until")
     history = restrict(dataset, until_ts)
     if len(history.events) < MIN_TRAINING_EVENTS:
         raise DatasetError(f"only {len(history.events)} events before {until or 'the end'}; "

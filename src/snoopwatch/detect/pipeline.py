@@ -6,7 +6,6 @@ are not scored. Every event at or after `since` is scored and appears in Detecti
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,25 +13,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect import rollup
 from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
 from snoopwatch.detect.allowlist import AllowEntry, load_allowlist, match
-from snoopwatch.detect.model import TrainedModel, _parse_time
+from snoopwatch.detect.model import TrainedModel
 from snoopwatch.detect.reasons import alert_reasons, event_reason_codes, summary
+from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import BY_NAME, build_features
 from snoopwatch.features._util import DAY, seconds
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
-
-
-def _staff_count(dataset: Dataset) -> int:
-    staff = dataset.staff
-    if staff is not None and len(staff):
-        return int(staff["user_id"].nunique())
-    return int(dataset.events["user_id"].nunique())
 
 
 def _neutral_fill(model: TrainedModel, name: str) -> float:
@@ -60,7 +54,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         raise DatasetError(f"budget {budget} must be above 0 (alerts per day per 1,000 staff)")
     dataset = dataset.without_answer_key()
     entries = load_allowlist(allowlist) if isinstance(allowlist, str | Path) else list(allowlist or [])
-    since_ts = _parse_time(since, "--since")
+    since_ts = parse_instant(since, "--since")
     events = dataset.events
     notes: list[str] = []
 
@@ -123,8 +117,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         np.zeros((len(rows_all), 0), dtype=bool)
     allowed = hits.any(axis=1)
 
-    staff = _staff_count(dataset)
-    per_day = max(1, math.ceil(budget * staff / 1000))
+    staff = dataset.staff_count
+    per_day = daily_budget(budget, staff)
     user_codes, user_names = pd.factorize(rows_all["user_id"])
     day = np.floor(t[idx] / DAY).astype(np.int64)
     scope_keys = np.unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])

@@ -11,6 +11,8 @@ per user, best window) become alerts; candidates below MIN_EVIDENCE never do.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy.stats import poisson
@@ -52,6 +54,15 @@ def evidence(n: np.ndarray, counts: list[np.ndarray]) -> tuple[np.ndarray, np.nd
     stacked = np.vstack(values)
     best = stacked.argmax(axis=0)
     return stacked.max(axis=0), best
+
+
+def daily_budget(budget: float, staff: int) -> int:
+    """Reviews an analyst makes per day: ceil(budget x staff / 1,000), never fewer than 1 (alerts for
+    detect, events for evaluate's case recall)."""
+    if budget <= 0 or staff <= 0:
+        raise ValueError("budget and staff must be positive")
+    # round() first so that float noise (10 x 300 / 1000 = 3.0000000004) does not add one.
+    return max(1, math.ceil(round(budget * staff / 1000.0, 9)))
 
 
 def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray) -> pd.DataFrame:

@@ -19,22 +19,18 @@ Definitions (the ones `snoopwatch evaluate` reports):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from snoopwatch.detect.rollup import daily_budget
+
 DAY_NS = 86_400 * 10**9
 
 
-def budget_k(budget: float, staff: int) -> int:
-    """Events an analyst reviews per day: ceil(budget x staff / 1,000), never fewer than 1."""
-    if budget <= 0 or staff <= 0:
-        raise ValueError("budget and staff must be positive")
-    # round() first so that float noise (10 x 300 / 1000 = 3.0000000004) does not add an event.
-    return max(1, math.ceil(round(budget * staff / 1000.0, 9)))
+budget_k = daily_budget  # events an analyst reviews per day (the same rule detect uses for alerts)
 
 
 def event_auc(is_misuse: np.ndarray, scores: np.ndarray) -> float:

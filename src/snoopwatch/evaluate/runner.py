@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from snoopwatch.dataset import Dataset
+from snoopwatch.dataset.io import parse_instant
 from snoopwatch.errors import SnoopwatchError
 from snoopwatch.evaluate import metrics
 from snoopwatch.evaluate.baselines import (
@@ -82,14 +83,8 @@ class Evaluation:
 
 
 def parse_since(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    """A split instant in UTC from a date or ISO 8601 time (a date alone means midnight UTC)."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except ValueError as error:
-        raise EvaluationError(f"--since {value!r} is not a date; give one like 2025-06-01") from error
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    """The split instant in UTC (a date alone means midnight UTC)."""
+    return parse_instant(value, "--since")
 
 
 def default_since(events: pd.DataFrame) -> pd.Timestamp:
@@ -103,13 +98,6 @@ def history_only(visible: Dataset, since: pd.Timestamp) -> Dataset:
     tables = dict(visible.tables)
     tables["events"] = visible.events[visible.events["timestamp"] < since].reset_index(drop=True)
     return Dataset(tables, dict(visible.manifest), visible.path)
-
-
-def staff_count(dataset: Dataset) -> int:
-    """Rows of the staff table, or distinct users in the events when there is no staff table."""
-    if dataset.staff is not None and len(dataset.staff):
-        return int(len(dataset.staff))
-    return int(dataset.events["user_id"].nunique())
 
 
 def period_frame(dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
@@ -196,7 +184,7 @@ def evaluate_dataset(
         raise EvaluationError(f"--since {split:%Y-%m-%d %H:%M}Z leaves no events on one side; the data run from "
                               f"{first:%Y-%m-%d} to {last:%Y-%m-%d}, so pick a date between them")
     period = period_frame(dataset, split)
-    staff = staff_count(dataset)
+    staff = dataset.staff_count
     visible = dataset.without_answer_key()
     history = history_only(visible, split)
     cache = FeatureCache()
