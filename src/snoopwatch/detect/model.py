@@ -145,7 +145,7 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     estimator = SnoopwatchForest(directions=directions, random_state=seed, **forest_params)
     X = fs.frame.to_numpy(np.float32)
     estimator.fit(X, groups=fs.roles)
-    # Calibrate the combined score on the same sample the forest was calibrated on.
+    # Calibrate the combined score on a seeded sample of the training events (as many rows as the forest fits).
     rng = np.random.default_rng(seed)
     rows = min(len(X), estimator.fit_rows)
     pick = np.sort(rng.choice(len(X), rows, replace=False)) if rows < len(X) else np.arange(len(X))

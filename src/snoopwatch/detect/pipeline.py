@@ -22,7 +22,7 @@ from snoopwatch.detect.model import TrainedModel
 from snoopwatch.detect.reasons import alert_reasons, event_reason_codes, summary
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
-from snoopwatch.features import BY_NAME, build_features
+from snoopwatch.features import build_features
 from snoopwatch.features._util import DAY, seconds
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
@@ -189,8 +189,3 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     return Detection(scores=scores, alerts=alerts, rejects=reject_frame, suppressed=suppressed,
                      features_used=list(model.features), notes=notes, budget_per_day=per_day, days=days,
                      staff=staff, seconds=timings)
-
-
-def feature_documentation() -> list[tuple[str, str]]:
-    """(feature, description) for every feature the detector knows."""
-    return [(name, spec.description) for name, spec in BY_NAME.items()]

@@ -141,5 +141,8 @@ def load_model(path: str | Path) -> TrainedModel:
     features = envelope.get("features")
     if not isinstance(features, list) or len(features) != getattr(estimator, "n_features_in_", -1):
         raise ModelError(f"{path}: the envelope's feature list does not match the model; retrain it")
+    calibration = envelope.get("calibration")
+    if not isinstance(calibration, dict) or not {"levels", "log_p", "rows"} <= set(calibration):
+        raise ModelError(f"{path}: the envelope has no score calibration (damaged or from another tool); retrain it")
     body = {k: v for k, v in envelope.items() if k not in ("format", "envelope_version")}
     return TrainedModel(estimator, list(features), body, file_hash=file_hash)

@@ -116,18 +116,6 @@ def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: n
     return result
 
 
-def cumcount(*keys: np.ndarray) -> np.ndarray:
-    """How many earlier rows (in row order) share the same key tuple: 0 for the first."""
-    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
-    return frame.groupby(list(frame.columns), sort=False).cumcount().to_numpy(dtype=np.float64)
-
-
-def smoothed_log_share(part: np.ndarray, whole: np.ndarray, prior: np.ndarray | float,
-                       strength: float) -> np.ndarray:
-    """log of (part + strength * prior) / (whole + strength): a share shrunk toward `prior` when data are few."""
-    return np.log((part + strength * prior) / (whole + strength))
-
-
 def postcode_sector(values: pd.Series | None) -> pd.Series | None:
     """UK postcode sector ('B12 9QX' -> 'B12 9'); None where the value is not a postcode."""
     if values is None:
