@@ -20,6 +20,7 @@ Detectors:
 from __future__ import annotations
 
 import importlib.util
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,7 +59,7 @@ class FeatureCache:
         return self.frames[key][1]
 
 
-class Adapter:
+class Adapter(ABC):
     """Base class: a named detector with fit/score and an optional alert count."""
 
     name = "base"
@@ -69,11 +70,13 @@ class Adapter:
         self.cache = cache or FeatureCache()
         self.alerts: int | None = None
 
-    def fit(self, history: Dataset) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def fit(self, history: Dataset) -> None:
+        """Learn from the events before the split (no answer key)."""
 
-    def score(self, dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def score(self, dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
+        """DataFrame[event_id, score] for every event at or after `since`, higher = more suspicious."""
 
 
 class RandomDetector(Adapter):
@@ -179,11 +182,13 @@ class FeatureDetector(Adapter):
 
     sample = 50_000
 
-    def make(self):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def make(self):
+        """A fresh, unfitted outlier model."""
 
-    def anomaly(self, model, x: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def anomaly(self, model, x: np.ndarray) -> np.ndarray:
+        """Anomaly per row of x, higher = more suspicious."""
 
     def fit(self, history: Dataset) -> None:
         frame = self.cache.features(history)
