@@ -1,7 +1,9 @@
 """detect: score every event from `since` on, roll scores up into per-user risk, raise budgeted alerts.
 
-Events before `since` are history: they feed the features (first look, repeat look-ups, baselines) but
-are not scored. Every event at or after `since` is scored and appears in Detection.scores.
+Events before `since` are history: they feed the features (first look, repeat look-ups, baselines), and
+the last year of them is scored for the roll-up's memory only (month and year windows, re-alert memory),
+never written and never alerted on its own. Every event at or after `since` is scored and appears in
+Detection.scores; an alert's events may reach back into the history its window covers.
 """
 
 from __future__ import annotations
