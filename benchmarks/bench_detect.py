@@ -11,9 +11,7 @@ detect <= 2x bare score_samples, peak <= 500 bytes per event.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,8 +22,8 @@ from benchlib import (  # noqa: E402
     fmt_bytes,
     generate_force,
     label,
-    parse_sizes,
     run_child,
+    script_main,
     size_force,
 )
 
@@ -85,17 +83,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", default="1e6,1e7", help="sizes, e.g. 1e6,1e7")
-    parser.add_argument("--workdir", type=Path, help="where data sets and models go (default: a temporary folder)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rate", type=float, help="events per staff-day used to size the forces (default: measured "
-                        "by a calibration run)")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="snoopwatch-bench-") as tmp:
-        rows = measure_detect(parse_sizes(args.events), args.workdir or Path(tmp), args.seed, args.rate)
-    print(markdown(rows))
-    return rows
+    return script_main(__doc__, measure_detect, markdown, "where data sets and models go", argv)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ Each size runs in its own child process; the force is sized from a calibration r
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,7 +19,7 @@ from benchlib import (  # noqa: E402
     fmt_bytes,
     generate_force,
     label,
-    parse_sizes,
+    script_main,
     size_force,
 )
 
@@ -65,17 +63,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", default="1e6,1e7", help="sizes, e.g. 1e6,1e7")
-    parser.add_argument("--workdir", type=Path, help="where the generated data sets go (default: a temporary folder)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rate", type=float, help="events per staff-day used to size the forces (default: measured "
-                        "by a calibration run)")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="snoopwatch-bench-") as tmp:
-        rows = measure_generate(parse_sizes(args.events), args.workdir or Path(tmp), args.seed, args.rate)
-    print(markdown(rows))
-    return rows
+    return script_main(__doc__, measure_generate, markdown, "where the generated data sets go", argv)
 
 
 if __name__ == "__main__":

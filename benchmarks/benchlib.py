@@ -211,6 +211,24 @@ def fmt_bytes(n: float) -> str:
     return f"{n / 1024**3:.2f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
+def script_main(doc: str, measure, markdown, workdir_help: str, argv: list[str] | None = None) -> list[dict]:
+    """The command line shared by the benchmark scripts: --events, --workdir, --seed, --rate; prints Markdown."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--events", default="1e6,1e7", help="sizes, e.g. 1e6,1e7")
+    parser.add_argument("--workdir", type=Path, help=f"{workdir_help} (default: a temporary folder)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rate", type=float, help="events per staff-day used to size the forces (default: measured "
+                        "by a calibration run)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="snoopwatch-bench-") as tmp:
+        rows = measure(parse_sizes(args.events), args.workdir or Path(tmp), args.seed, args.rate)
+    print(markdown(rows))
+    return rows
+
+
 def _child_main(argv: list[str]) -> None:
     task, params = argv[0], json.loads(argv[1])
     result = TASKS[task](**params)
