@@ -144,17 +144,23 @@ def prior_sum(key: np.ndarray, values: np.ndarray) -> np.ndarray:
     return pd.Series(values).groupby(dense, sort=False).cumsum().to_numpy(dtype=np.float64) - values
 
 
-def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Seconds from each query to the nearest time with the same key (NaN when the key has none)."""
-    out = np.full(len(q_key), np.nan)
-    if len(key) == 0 or len(q_key) == 0:
-        return out
+def _time_index(key: np.ndarray, times: np.ndarray, q_key: np.ndarray):
+    """Rows sorted by (key, time) as one searchable int64 composite, plus each query's dense key (-1 unknown):
+    (dense keys, times, composite, query dense keys), all in sorted order."""
     dense, uniques = pd.factorize(key)
     q_dense = pd.Index(uniques).get_indexer(q_key)
     rel = np.clip(times - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
     order = np.lexsort((rel, dense))
     dense, rel, times = dense[order], rel[order], times[order]
-    composite = (dense.astype(np.int64) << _TIME_BITS) | rel
+    return dense, times, (dense.astype(np.int64) << _TIME_BITS) | rel, q_dense
+
+
+def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Seconds from each query to the nearest time with the same key (NaN when the key has none)."""
+    out = np.full(len(q_key), np.nan)
+    if len(key) == 0 or len(q_key) == 0:
+        return out
+    dense, times, composite, q_dense = _time_index(key, times, q_key)
     valid = q_dense >= 0
     qd = q_dense[valid].astype(np.int64)
     qt = q_time[valid]
@@ -178,12 +184,7 @@ def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     if not ok.any() or len(q_key) == 0:
         return out
     key, times = key[ok], times[ok]
-    dense, uniques = pd.factorize(key)
-    q_dense = pd.Index(uniques).get_indexer(q_key)
-    rel = np.clip(times - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    order = np.lexsort((rel, dense))
-    dense, rel, times = dense[order], rel[order], times[order]
-    composite = (dense.astype(np.int64) << _TIME_BITS) | rel
+    dense, times, composite, q_dense = _time_index(key, times, q_key)
     valid = (q_dense >= 0) & (q_key >= 0)
     qd = q_dense[valid].astype(np.int64)
     q_comp = (qd << _TIME_BITS) | np.clip(q_time[valid] - ORIGIN, 0, _TIME_SPAN).astype(np.int64)

@@ -17,21 +17,22 @@ def _normal_surname(values: pd.Series | None) -> pd.Series | None:
     return values.astype(object).where(values.notna(), None).astype("string").str.strip().str.upper()
 
 
+def _spread(size: int, where: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
+    """A table column spread over `size` codes (`where` gives each row's code, -1 unknown)."""
+    out = np.full(size, fill, dtype=np.asarray(values).dtype if len(values) else np.float64)
+    ok = where >= 0
+    out[where[ok]] = np.asarray(values)[ok]
+    return out
+
+
 def _per_subject(ctx: Context, values: np.ndarray, fill) -> np.ndarray:
     """Spread a subjects-table column over subject codes."""
-    out = np.full(len(ctx.subjects), fill, dtype=np.asarray(values).dtype if len(values) else np.float64)
-    which = ctx.subject_codes("subjects")
-    ok = which >= 0
-    out[which[ok]] = np.asarray(values)[ok]
-    return out
+    return _spread(len(ctx.subjects), ctx.subject_codes("subjects"), values, fill)
 
 
 def _per_user(ctx: Context, values: np.ndarray, fill) -> np.ndarray:
-    out = np.full(len(ctx.users), fill, dtype=np.asarray(values).dtype if len(values) else np.float64)
-    who = ctx.user_codes("staff")
-    ok = who >= 0
-    out[who[ok]] = np.asarray(values)[ok]
-    return out
+    """Spread a staff-table column over user codes."""
+    return _spread(len(ctx.users), ctx.user_codes("staff"), values, fill)
 
 
 def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
