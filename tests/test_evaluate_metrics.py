@@ -10,8 +10,10 @@ History (day 1): h1 U3 case B, h2 U1 normal, h3 U2 normal.
 
 Budget 250 per 1,000 staff -> k = 1: day tops e01, e04, e08. A caught at e04 (26 h after e02 = 1.0833 d);
 B and C missed. Recall 1/3, users 1/3.
-Budget 500 -> k = 2: tops e01 e02 | e04 e05 | e08 e09. A caught at e02 (0 d), B at e05 (30 h after e10 =
-1.25 d), C missed. Recall 2/3, users 2/3, median days 0.625, p90 = 0.9 x 1.25 = 1.125.
+Budget 500 -> k = 2 people a day: tops e01 e02 | e04 e05 | e08 e07 (e09 is U1 again, so U4's e07 takes
+the second slot). A caught at e02 (0 d), B at e05 (30 h after e10 = 1.25 d), C at e07 (0 d). Recall 3/3,
+users 3/3, days [0, 0, 1.25]: median 0, p90 = 1.8th of 0..2 = 0.8 x 1.25 = 1.0; S9 median 0.625.
+Read as the day's k best events (case_recall_event_slots), day 12's tops are e08 e09 and C is missed: 2/3.
 AUC: positives 0.95 0.80 0.75 0.20 0.05 against negatives 0.90 0.70 0.60 0.30 0.10 -> 5+4+4+1+0 = 14/25.
 AP: ranked P N P P N N N P N P -> (1 + 2/3 + 3/4 + 4/8 + 5/10) / 5 = 0.683333.
 S9 AUC: 0.75 0.20 0.05 against the negatives -> (4+1+0)/15.
@@ -105,6 +107,8 @@ def test_daily_top_k_per_day_with_ties_broken_by_order():
     score = np.array([0.5, 0.9, 0.5, 0.1, np.nan])
     assert metrics.daily_top_k(day, score, 1).tolist() == [False, True, False, True, False]
     assert metrics.daily_top_k(day, score, 2).tolist() == [True, True, False, True, True]
+    person = np.array(["a", "a", "b", "c", "c"])
+    assert metrics.daily_top_k(day, score, 2, person=person).tolist() == [False, True, True, True, False]
     tied = np.array([0.5, 0.5, 0.1])
     assert metrics.daily_top_k(np.zeros(3), tied, 1, tie_break=np.array([1, 0, 2])).tolist() == [False, True, False]
 
@@ -138,12 +142,14 @@ def test_every_metric_by_hand(handmade: Path):
     assert figure(result, "alerting", "all", 250.0, "alert_volume_per_1000") == pytest.approx(500.0)
 
     # budget 500 -> k = 2
-    assert figure(result, "fixed", "all", 500.0, "case_recall") == pytest.approx(2 / 3)
-    assert figure(result, "fixed", "all", 500.0, "user_recall") == pytest.approx(2 / 3)
-    assert figure(result, "fixed", "all", 500.0, "median_days_to_detect") == pytest.approx(0.625)
-    assert figure(result, "fixed", "all", 500.0, "p90_days_to_detect") == pytest.approx(1.125)
-    assert figure(result, "fixed", "S9", 500.0, "case_recall") == pytest.approx(0.5)
-    assert figure(result, "fixed", "S9", 500.0, "median_days_to_detect") == pytest.approx(1.25)
+    assert figure(result, "fixed", "all", 500.0, "case_recall") == pytest.approx(1.0)
+    assert figure(result, "fixed", "all", 500.0, "case_recall_event_slots") == pytest.approx(2 / 3)
+    assert figure(result, "fixed", "all", 500.0, "user_recall") == pytest.approx(1.0)
+    assert figure(result, "fixed", "all", 500.0, "median_days_to_detect") == pytest.approx(0.0)
+    assert figure(result, "fixed", "all", 500.0, "p90_days_to_detect") == pytest.approx(1.0)
+    assert figure(result, "fixed", "S9", 500.0, "case_recall") == pytest.approx(1.0)
+    assert figure(result, "fixed", "S9", 500.0, "case_recall_event_slots") == pytest.approx(0.5)
+    assert figure(result, "fixed", "S9", 500.0, "median_days_to_detect") == pytest.approx(0.625)
     assert figure(result, "fixed", "all", 500.0, "alert_volume_per_1000") == pytest.approx(500.0)
     assert sorted(result.days_to_detect["fixed"]) == pytest.approx([26 / 24])
 

@@ -3,9 +3,13 @@
 Definitions (the ones `snoopwatch evaluate` reports):
 - event AUC-ROC and average precision: every scored event, positive when it is in `labels`
   (sklearn.metrics; NaN when the period holds only one class).
-- daily budget k = ceil(budget x staff / 1,000), at least 1: an analyst looks at the k highest-scoring
-  events of each UTC calendar day (equal scores, e.g. a user-day detector's, are ordered by a seeded random
-  permutation so that no detector gains or loses from the events' time order).
+- daily budget k = ceil(budget x staff / 1,000), at least 1. The budget counts alerts and an alert is about
+  one person, so an analyst reviews k people a day: each person's highest-scoring event of the UTC calendar
+  day stands for them, and the day's top k are the k highest of those (`slots="person"`, the default).
+  With `slots="event"` the top k are simply the day's k highest-scoring events, so one person's burst can
+  fill every slot; evaluate reports that reading too (`case_recall_event_slots`). Equal scores, e.g. a
+  user-day detector's, are ordered by a seeded random permutation so that no detector gains or loses from
+  the events' time order.
 - a misuse case (labels.instance_id) active in the period is caught at a budget when any of its events
   in the period is in its day's top k; case recall = caught cases / cases active in the period.
 - a misusing user (user of a labelled event in the period) is caught when any of their labelled events
@@ -66,19 +70,26 @@ def utc_day(timestamps: pd.Series) -> np.ndarray:
     return np.floor_divide(ns, DAY_NS)
 
 
-def daily_top_k(day: np.ndarray, scores: np.ndarray, k: int, tie_break: np.ndarray | None = None) -> np.ndarray:
+def daily_top_k(day: np.ndarray, scores: np.ndarray, k: int, tie_break: np.ndarray | None = None,
+                person: np.ndarray | None = None) -> np.ndarray:
     """True for the k highest-scoring events of each day; equal scores are ordered by `tie_break`
-    (ascending; default: row order)."""
+    (ascending; default: row order). With `person` (one id per event), only each person's best event of
+    the day competes, so the top k are k different people."""
     day = np.asarray(day)
     s = _finite(scores)
     position = np.arange(day.size) if tie_break is None else np.asarray(tie_break)
     order = np.lexsort((position, -s, day))
-    sorted_day = day[order]
-    starts = np.flatnonzero(np.r_[True, sorted_day[1:] != sorted_day[:-1]]) if day.size else np.array([], int)
-    group_start = np.repeat(starts, np.diff(np.r_[starts, day.size]))
-    rank = np.arange(day.size) - group_start
+    eligible = np.ones(day.size, dtype=bool)
+    if person is not None:
+        codes = pd.factorize(pd.Series(np.asarray(person, dtype=object)))[0].astype(np.int64)
+        sorted_pair = pd.Series(day[order].astype(np.int64) * (codes.max() + 2) + codes[order])
+        eligible = ~sorted_pair.duplicated().to_numpy()  # the first in score order is the person's best
+    sorted_day = day[order][eligible]
+    starts = np.flatnonzero(np.r_[True, sorted_day[1:] != sorted_day[:-1]]) if sorted_day.size else np.array([], int)
+    group_start = np.repeat(starts, np.diff(np.r_[starts, sorted_day.size]))
+    rank = np.arange(sorted_day.size) - group_start
     top = np.zeros(day.size, dtype=bool)
-    top[order] = rank < k
+    top[order[eligible]] = rank < k
     return top
 
 
@@ -91,13 +102,18 @@ class BudgetOutcome:
     users: pd.DataFrame  # user_id, scenario, caught
 
 
-def budget_outcome(period: pd.DataFrame, k: int, tie_break: np.ndarray | None = None) -> BudgetOutcome:
+def budget_outcome(period: pd.DataFrame, k: int, tie_break: np.ndarray | None = None,
+                   slots: str = "person") -> BudgetOutcome:
     """Cases and users caught at daily budget k.
 
     `period` holds the scored events, one row each, in time order, with columns timestamp, user_id,
-    score, and instance_id / scenario (empty for normal events). tie_break: see daily_top_k.
+    score, and instance_id / scenario (empty for normal events). tie_break: see daily_top_k. slots:
+    "person" (k people a day, each by their best event) or "event" (the day's k best events).
     """
-    top = daily_top_k(utc_day(period["timestamp"]), period["score"].to_numpy(dtype=float), k, tie_break)
+    if slots not in ("person", "event"):
+        raise ValueError(f"slots must be 'person' or 'event', not {slots!r}")
+    person = period["user_id"].to_numpy(dtype=object) if slots == "person" else None
+    top = daily_top_k(utc_day(period["timestamp"]), period["score"].to_numpy(dtype=float), k, tie_break, person)
     misuse = period["instance_id"].notna().to_numpy()
     rows = period.loc[misuse, ["instance_id", "scenario", "user_id", "timestamp"]].astype(
         {"instance_id": object, "scenario": object, "user_id": object}).reset_index(drop=True)

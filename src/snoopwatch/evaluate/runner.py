@@ -140,12 +140,15 @@ def measure(period: pd.DataFrame, scores: pd.DataFrame, *, detector: str, staff:
     for b in budgets:
         k = metrics.budget_k(b, staff)
         outcome = metrics.budget_outcome(merged, k, tie_break)
-        groups = [(ALL, outcome.cases, outcome.users)]
-        groups += [(s, outcome.cases[outcome.cases["scenario"] == s], outcome.users[outcome.users["scenario"] == s])
-                   for s in sorted(outcome.cases["scenario"].unique())]
-        for name, cases, users in groups:
+        by_event = metrics.budget_outcome(merged, k, tie_break, slots="event").cases
+        groups = [(ALL, outcome.cases, outcome.users, by_event)]
+        groups += [(s, outcome.cases[outcome.cases["scenario"] == s], outcome.users[outcome.users["scenario"] == s],
+                    by_event[by_event["scenario"] == s]) for s in sorted(outcome.cases["scenario"].unique())]
+        for name, cases, users, event_cases in groups:
             for metric, value in metrics.summarise_outcome(cases, users).items():
                 add(name, b, metric, value)
+            add(name, b, "case_recall_event_slots",
+                float(event_cases["caught"].mean()) if len(event_cases) else float("nan"))
         add(ALL, b, "alert_volume_per_1000", metrics.alert_volume_per_1000(
             alerts if b == budget else None, k, staff, n_days))
         if b == budget:
