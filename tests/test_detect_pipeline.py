@@ -127,8 +127,26 @@ def test_a_table_missing_at_detection_is_neutral_and_noted(world):
 
 def test_a_person_is_not_realerted_for_the_same_story():
     from snoopwatch.detect import rollup
-    cands = pd.DataFrame({"user": [1, 2, 1, 2, 1], "day": [10, 10, 11, 11, 12], "window": "month", "days": 30,
-                          "evidence": [9.0, 5.0, 10.0, 6.0, 9.0 + rollup.MIN_EVIDENCE + 0.5], "level": 2.0,
-                          "start_day": [10, 10, 10, 10, 10]})
-    chosen = rollup.select(cands, per_day=1)
-    assert list(zip(chosen["day"], chosen["user"], strict=True)) == [(10, 1), (11, 2), (12, 1)]
+    def chosen_for(day_12_evidence: float) -> list[tuple[int, int]]:
+        cands = pd.DataFrame({"user": [1, 2, 1, 2, 1, 2], "day": [10, 10, 11, 11, 12, 12], "window": "month",
+                              "days": 30, "evidence": [9.0, 5.0, 10.0, 6.0, day_12_evidence, 4.0], "level": 2.0,
+                              "start_day": 10})
+        chosen = rollup.select(cands, per_day=1)
+        return list(zip(chosen["day"], chosen["user"], strict=True))
+
+    # Grown by MIN_EVIDENCE but not doubled: the same story, so user 2 gets day 12 (user 2 was alerted on
+    # day 11 with 6.0, and 4.0 is no growth either, so nobody is alerted twice and day 12 stays empty).
+    assert chosen_for(9.0 + rollup.MIN_EVIDENCE + 0.5) == [(10, 1), (11, 2)]
+    assert chosen_for(2 * 9.0 + 0.5) == [(10, 1), (11, 2), (12, 1)]  # doubled: a new alert
+
+
+def test_single_accesses_and_patterns_take_the_daily_budget_in_turn():
+    from snoopwatch.detect import rollup
+    cands = pd.DataFrame({"user": [1, 2, 3, 4], "day": 10, "window": ["year", "month", "event", "event"],
+                          "days": [365, 30, 1, 1], "evidence": [40.0, 30.0, 4.0, 3.5], "level": 2.0, "start_day": 10})
+    chosen = rollup.select(cands, per_day=2)
+    assert sorted(chosen["user"]) == [1, 3]  # the strongest of each kind, not the two strongest patterns
+    # A pattern alert does not hold back a sharp single access of the same person the next day.
+    later = pd.DataFrame({"user": [1, 1], "day": [10, 11], "window": ["year", "event"], "days": [365, 1],
+                          "evidence": [40.0, 5.0], "level": 2.0, "start_day": [10, 11]})
+    assert list(rollup.select(later, per_day=1)["window"]) == ["year", "event"]

@@ -69,6 +69,7 @@ class FixedScores(Adapter):
     def score(self, dataset, since) -> pd.DataFrame:
         self.seen.append(set(dataset.tables))
         self.alerts = self._alerts
+        self.alert_event_ids = {"e05", "e09"} if self._alerts else None
         period = dataset.events[dataset.events["timestamp"] >= since]
         ids = period["event_id"].astype(object)
         return pd.DataFrame({"event_id": ids, "score": ids.map(SCORES).astype(float)})
@@ -152,6 +153,12 @@ def test_every_metric_by_hand(handmade: Path):
     assert figure(result, "fixed", "S9", 500.0, "median_days_to_detect") == pytest.approx(0.625)
     assert figure(result, "fixed", "all", 500.0, "alert_volume_per_1000") == pytest.approx(500.0)
     assert sorted(result.days_to_detect["fixed"]) == pytest.approx([26 / 24])
+
+    # Alerts citing e05 (case B) and e09 (normal): one case of three, one of two S9 cases; none without alerts.
+    assert figure(result, "alerting", "all", 250.0, "case_recall_alerts") == pytest.approx(1 / 3)
+    assert figure(result, "alerting", "S9", 250.0, "case_recall_alerts") == pytest.approx(0.5)
+    assert figure(result, "alerting", "S2", 250.0, "case_recall_alerts") == 0.0
+    assert not [r for r in result.records if r["detector"] == "fixed" and r["metric"] == "case_recall_alerts"]
 
 
 def test_missing_scores_rank_last_and_are_reported(handmade: Path):

@@ -1,12 +1,19 @@
 """Per-user risk over rolling windows (a day, a month, a year) and alert selection under an analyst budget.
 
 Event scores are calibrated surprises (s = -log10 of the share of normal training events scoring as
-high). For a user and a window with n scored events, k_a of them reach level a (s >= a, so each has
-chance 10**-a under normal behaviour), the evidence is the Poisson tail -log10 P(K >= k_a | mean n*10**-a),
-maximised over the levels in LEVELS. A burst of moderately odd events and a handful of extreme ones over
-a year both score, and busy users are not penalised for being busy. A candidate exists on each day the
-user has an event at the lowest level (new evidence). Every day the top `budget_per_day` candidates (one
-per user, best window) become alerts; candidates below MIN_EVIDENCE never do.
+high). Two kinds of evidence compete for the analyst's daily budget:
+
+- a pattern: for a user and a window with n scored events, k_a of them reach level a (s >= a, so each
+  has chance 10**-a under normal behaviour); the evidence is the Poisson tail -log10 P(K >= k_a | mean
+  n*10**-a), maximised over the levels in LEVELS. A burst of moderately odd events and a handful of
+  extreme ones over a year both score, and busy users are not penalised for being busy;
+- a single access ("event" window): the user's highest event score of the day, as it is. One access of
+  a kind seen once in ten thousand is worth a look even from a user who makes hundreds a day.
+
+A candidate exists on each day the user has an event at the lowest level (new evidence). Every day the
+budget is filled from the two ranked lists in turn (one person per slot, best candidate of that kind),
+so a year of piling-up patterns cannot crowd out today's sharpest access, nor the reverse. Candidates
+below MIN_EVIDENCE never become alerts.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ LEVELS = (2.0, 3.0, 4.0)
 MIN_EVIDENCE = 3.0  # -log10 p of the window's count; below this nothing is alerted
 RISK_SCALE = 10.0   # evidence at which risk reaches 63
 REALERT_DAYS = 30   # a person alerted within this many days needs clearly stronger evidence to be alerted again
+REALERT_SHARPER = 1.0  # ... for a single access: one at least ten times rarer than the one alerted
 
 
 def risk_from_evidence(evidence: np.ndarray) -> np.ndarray:
@@ -49,7 +57,9 @@ def evidence(n: np.ndarray, counts: list[np.ndarray]) -> tuple[np.ndarray, np.nd
     values = []
     for level, k in zip(LEVELS, counts, strict=True):
         mean = np.maximum(n * 10.0 ** -level, 1e-12)
-        tail = poisson.logsf(k - 1, mean) / np.log(10.0)
+        tail = poisson.logsf(k - 1, mean)
+        # Far in the tail logsf underflows to -inf; there P(K >= k) is within a small factor of P(K = k).
+        tail = np.where(np.isfinite(tail), tail, poisson.logpmf(k, mean)) / np.log(10.0)
         values.append(np.where(k > 0, -tail, 0.0))
     stacked = np.vstack(values)
     best = stacked.argmax(axis=0)
@@ -72,9 +82,14 @@ def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.
     for i, level in enumerate(LEVELS):
         frame[f"k{i}"] = ((score >= level) & usable).astype(np.float64)
     frame.loc[~usable, "n"] = 1.0  # allow-listed events still count as activity, never as evidence
-    daily = frame.groupby(["user", "day"], sort=True).sum().reset_index()
+    frame["top"] = np.where(usable, score, 0.0)
+    daily = frame.groupby(["user", "day"], sort=True).agg(
+        {"n": "sum", "top": "max", **{f"k{i}": "sum" for i in range(len(LEVELS))}}).reset_index()
     fresh = daily["k0"].to_numpy() > 0
-    rows = []
+    rows = [pd.DataFrame({
+        "user": daily["user"], "day": daily["day"], "window": "event", "days": 1, "evidence": daily["top"],
+        "level": LEVELS[0], "start_day": daily["day"],
+    })[fresh]]
     for name, days in WINDOWS.items():
         counts = _window_counts(daily, days)
         ev, best = evidence(counts["n"].to_numpy(), [counts[f"k{i}"].to_numpy() for i in range(len(LEVELS))])
@@ -88,28 +103,48 @@ def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.
 
 
 def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
-    """Each day: the best window per user, then the top `per_day` users by evidence (ties: user order).
+    """Each day: the best candidate per user of each kind (single access, pattern), then `per_day` users
+    taken from the two lists in turn, strongest first (ties: user order).
 
-    A person alerted in the last REALERT_DAYS days is alerted again only when the evidence has grown by
-    at least MIN_EVIDENCE since, so the budget goes to new people rather than the same story re-told.
-    The loop runs over days (hundreds), each day vectorised.
+    A person alerted in the last REALERT_DAYS days is alerted again for the same kind of evidence only
+    when it is clearly stronger: a pattern's evidence at least doubled and grown by MIN_EVIDENCE (a year's
+    window grows a little every day: the same story re-told), a single access ten times rarer
+    (REALERT_SHARPER). The budget goes to new people and new stories. The loop runs over days (hundreds).
     """
     cands = cands[cands["evidence"] >= MIN_EVIDENCE]
     if cands.empty or per_day <= 0:
         return cands.iloc[0:0]
-    best = cands.sort_values(["day", "user", "evidence", "days"], ascending=[True, True, False, True], kind="stable")
-    best = best.drop_duplicates(["day", "user"], keep="first")
-    ranked = best.sort_values(["day", "evidence", "user"], ascending=[True, False, True], kind="stable")
-    last_day: dict[int, int] = {}
-    last_evidence: dict[int, float] = {}
+    cands = cands.assign(kind=np.where(cands["window"].to_numpy() == "event", 0, 1))
+    best = cands.sort_values(["day", "kind", "user", "evidence", "days"], ascending=[True, True, True, False, True],
+                             kind="stable").drop_duplicates(["day", "kind", "user"], keep="first")
+    ranked = best.sort_values(["day", "kind", "evidence", "user"], ascending=[True, True, False, True], kind="stable")
+    last_day: dict[tuple[int, int], int] = {}  # (user, kind): the last alert of that kind
+    last_evidence: dict[tuple[int, int], float] = {}
     chosen = []
     for day, today in ranked.groupby("day", sort=True):
         users = today["user"].to_numpy()
+        kinds = today["kind"].to_numpy()
         evidence = today["evidence"].to_numpy()
-        recent = np.array([day - last_day.get(u, -10**9) <= REALERT_DAYS for u in users], dtype=bool)
-        needed = np.array([last_evidence.get(u, 0.0) + MIN_EVIDENCE for u in users])
-        keep = today[~recent | (evidence >= needed)].head(per_day)
-        for user, ev in zip(keep["user"].to_numpy(), keep["evidence"].to_numpy(), strict=True):
-            last_day[user], last_evidence[user] = day, ev
-        chosen.append(keep)
-    return pd.concat(chosen, ignore_index=True) if chosen else ranked.iloc[0:0]
+        recent = np.array([day - last_day.get((u, k), -10**9) <= REALERT_DAYS for u, k in zip(users, kinds, strict=True)],
+                          dtype=bool)
+        last = np.array([last_evidence.get((u, k), 0.0) for u, k in zip(users, kinds, strict=True)])
+        grown = np.where(kinds == 0, last + REALERT_SHARPER, np.maximum(2.0 * last, last + MIN_EVIDENCE))
+        open_ = np.flatnonzero(~recent | (evidence >= grown))
+        lists = [open_[kinds[open_] == kind] for kind in (0, 1)]
+        picked: list[int] = []
+        taken: set[int] = set()
+        while len(picked) < per_day and any(len(x) for x in lists):
+            for i, queue in enumerate(lists):
+                while len(queue) and users[queue[0]] in taken:
+                    queue = queue[1:]
+                lists[i] = queue
+                if len(queue) and len(picked) < per_day:
+                    picked.append(int(queue[0]))
+                    taken.add(users[queue[0]])
+                    lists[i] = queue[1:]
+        keep = today.iloc[picked]
+        for user, kind, ev in zip(keep["user"].to_numpy(), keep["kind"].to_numpy(), keep["evidence"].to_numpy(),
+                                  strict=True):
+            last_day[(user, kind)], last_evidence[(user, kind)] = day, ev
+        chosen.append(keep.drop(columns="kind"))
+    return pd.concat(chosen, ignore_index=True) if chosen else ranked.iloc[0:0].drop(columns="kind")

@@ -3,7 +3,8 @@
 An adapter has `fit(history)` (a Dataset with events before the split and no answer key) and
 `score(dataset, since)` -> DataFrame[event_id, score] for every event at or after `since` (higher = more
 suspicious). Adapters never receive labels: the runner hands them `Dataset.without_answer_key()`.
-After `score`, `alerts` holds how many alerts the detector raised, or None when it only ranks events.
+After `score`, `alerts` holds how many alerts the detector raised, or None when it only ranks events, and
+`alert_event_ids` the ids of the events those alerts cite (None without alerts).
 
 Detectors:
 - `snoopwatch`: the project's detector (snoopwatch.detect.train / detect).
@@ -69,6 +70,7 @@ class Adapter(ABC):
         self.budget = budget
         self.cache = cache or FeatureCache()
         self.alerts: int | None = None
+        self.alert_event_ids: set[str] | None = None
 
     @abstractmethod
     def fit(self, history: Dataset) -> None:
@@ -269,6 +271,7 @@ class SnoopwatchDetector(Adapter):
 
         result = detect(dataset, self.model_, since=since, budget=self.budget)
         self.alerts = len(result.alerts)
+        self.alert_event_ids = {str(e) for alert in result.alerts for e in alert.event_ids}
         scores = result.scores
         return pd.DataFrame({"event_id": scores["event_id"].to_numpy(dtype=object),
                              "score": scores["score"].to_numpy(dtype=float)})

@@ -12,6 +12,9 @@ Definitions (the ones `snoopwatch evaluate` reports):
   the events' time order.
 - a misuse case (labels.instance_id) active in the period is caught at a budget when any of its events
   in the period is in its day's top k; case recall = caught cases / cases active in the period.
+- for a detector that raises alerts (snoopwatch: at most k people a day), a case is caught by alerts when
+  any of its events in the period is among the events an alert cites (`case_recall_alerts`); an alert
+  over a month or a year may cite earlier days' events, so this can catch a case later than its day.
 - a misusing user (user of a labelled event in the period) is caught when any of their labelled events
   is in its day's top k.
 - days to detect: for a caught case, (time of its first caught event - time of its first event in the
@@ -130,6 +133,14 @@ def budget_outcome(period: pd.DataFrame, k: int, tie_break: np.ndarray | None = 
     cases = cases.reset_index()
     users = rows.groupby(["user_id", "scenario"], sort=True)["top"].any().rename("caught").reset_index()
     return BudgetOutcome(k, cases, users)
+
+
+def cases_caught_by_alerts(period: pd.DataFrame, alert_event_ids: set[str]) -> pd.DataFrame:
+    """Per misuse case (instance_id, scenario): caught when any of its events is cited by an alert."""
+    misuse = period.loc[period["instance_id"].notna(), ["instance_id", "scenario", "event_id"]].astype(object)
+    misuse["cited"] = misuse["event_id"].astype(str).isin(alert_event_ids)
+    return misuse.groupby("instance_id", sort=True).agg(scenario=("scenario", "first"),
+                                                         caught=("cited", "any")).reset_index()
 
 
 def summarise_outcome(cases: pd.DataFrame, users: pd.DataFrame) -> dict[str, float]:

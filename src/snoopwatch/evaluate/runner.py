@@ -111,7 +111,8 @@ def period_frame(dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
 
 
 def measure(period: pd.DataFrame, scores: pd.DataFrame, *, detector: str, staff: int, budgets: Sequence[float],
-            budget: float, alerts: int | None, seed: int = 0) -> tuple[list[dict[str, Any]], int, list[float]]:
+            budget: float, alerts: int | None, seed: int = 0,
+            alert_event_ids: set[str] | None = None) -> tuple[list[dict[str, Any]], int, list[float]]:
     """Every figure for one detector's scores: records, events without a score, days to detect at `budget`.
 
     Equal scores within a day are ordered by a permutation seeded with `seed` (see metrics.daily_top_k).
@@ -151,6 +152,11 @@ def measure(period: pd.DataFrame, scores: pd.DataFrame, *, detector: str, staff:
                 float(event_cases["caught"].mean()) if len(event_cases) else float("nan"))
         add(ALL, b, "alert_volume_per_1000", metrics.alert_volume_per_1000(
             alerts if b == budget else None, k, staff, n_days))
+        if b == budget and alert_event_ids is not None:
+            by_alert = metrics.cases_caught_by_alerts(merged, alert_event_ids)
+            for name, cases in [(ALL, by_alert)] + [(s, by_alert[by_alert["scenario"] == s])
+                                                    for s in sorted(by_alert["scenario"].unique())]:
+                add(name, b, "case_recall_alerts", float(cases["caught"].mean()) if len(cases) else float("nan"))
         if b == budget:
             days_at_budget = [float(d) for d in outcome.cases.loc[outcome.cases["caught"], "days_to_detect"]]
     return records, unscored, days_at_budget
@@ -213,7 +219,8 @@ def evaluate_dataset(
             runs.append(DetectorRun(name, "failed", str(error)))
             continue
         found, unscored, days = measure(period, scores, detector=name, staff=staff, budgets=budgets,
-                                        budget=budget, alerts=adapter.alerts, seed=seed)
+                                        budget=budget, alerts=adapter.alerts, seed=seed,
+                                        alert_event_ids=adapter.alert_event_ids)
         records += found
         days_to_detect[name] = days
         note = f"{unscored:,} events without a score, ranked last" if unscored else ""

@@ -106,14 +106,16 @@ def markdown(result: Result) -> str:
     detectors = _detectors(result)
     lines = _header(result) + [""]
     recall_cols = [f"recall@{b:g}" for b in budgets]
-    head = ["detector", "AUC", "AP", *recall_cols, f"recall@{budget:g} event slots", f"users@{budget:g}", f"median days@{budget:g}",
+    head = ["detector", "AUC", "AP", *recall_cols, f"recall@{budget:g} event slots", f"recall@{budget:g} by alerts",
+            f"users@{budget:g}", f"median days@{budget:g}",
             f"p90 days@{budget:g}", f"alerts/1k/day@{budget:g}", "fit+score s"]
     seconds = _seconds(result)
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d in detectors:
         row = [d, _fmt(f.get((d, ALL, None, "auc"))), _fmt(f.get((d, ALL, None, "average_precision")))]
         row += [_fmt(f.get((d, ALL, float(b), "case_recall")), 2) for b in budgets]
-        row.append(_fmt(f.get((d, ALL, budget, "case_recall_event_slots")), 2))
+        row += [_fmt(f.get((d, ALL, budget, "case_recall_event_slots")), 2),
+                _fmt(f.get((d, ALL, budget, "case_recall_alerts")), 2)]
         users = _fmt(f.get((d, ALL, budget, "user_recall")), 2)
         if isinstance(result, Evaluation):
             caught, total = f.get((d, ALL, budget, "users_caught")), f.get((d, ALL, budget, "users"))
