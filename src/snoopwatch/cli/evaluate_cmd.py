@@ -31,7 +31,7 @@ def _budgets(value: str) -> list[float]:
 @click.option("--detectors", default="snoopwatch,rules,counts-iforest,random,lof,ecod,hbos", show_default=True,
               help="Comma-separated detectors to compare.")
 @click.option("--budget", type=float, default=10.0, show_default=True,
-              help="Main daily analyst budget: events reviewed per 1,000 staff per day.")
+              help="Main daily analyst budget: alerts (people) reviewed per 1,000 staff per day, as detect --budget.")
 @click.option("--budgets", "budget_grid", default="2,5,10,20,50", show_default=True,
               help="Budgets for the recall-at-budget curve.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIR",

@@ -68,7 +68,7 @@ def evidence(n: np.ndarray, counts: list[np.ndarray]) -> tuple[np.ndarray, np.nd
 
 def daily_budget(budget: float, staff: int) -> int:
     """Reviews an analyst makes per day: ceil(budget x staff / 1,000), never fewer than 1 (alerts for
-    detect, events for evaluate's case recall)."""
+    detect; people, each by their best event, for evaluate's case recall)."""
     if budget <= 0 or staff <= 0:
         raise ValueError("budget and staff must be positive")
     # round() first so that float noise (10 x 300 / 1000 = 3.0000000004) does not add one.

@@ -37,7 +37,7 @@ from snoopwatch.detect.rollup import daily_budget
 DAY_NS = 86_400 * 10**9
 
 
-budget_k = daily_budget  # events an analyst reviews per day (the same rule detect uses for alerts)
+budget_k = daily_budget  # people an analyst reviews per day (the same rule detect uses for alerts)
 
 
 def event_auc(is_misuse: np.ndarray, scores: np.ndarray) -> float:

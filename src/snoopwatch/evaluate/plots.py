@@ -58,7 +58,7 @@ def write_plots(result: Result, out_dir: Path) -> dict[str, Path]:
     ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
     ax.minorticks_off()
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("daily budget (events reviewed per 1,000 staff per day)")
+    ax.set_xlabel("daily budget (people reviewed per 1,000 staff per day)")
     ax.set_ylabel("share of misuse cases caught")
     ax.set_title("Case recall against budget" + seeds_note)
     ax.grid(alpha=0.3)
