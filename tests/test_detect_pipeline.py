@@ -150,3 +150,13 @@ def test_single_accesses_and_patterns_take_the_daily_budget_in_turn():
     later = pd.DataFrame({"user": [1, 1], "day": [10, 11], "window": ["year", "event"], "days": [365, 1],
                           "evidence": [40.0, 5.0], "level": 2.0, "start_day": [10, 11]})
     assert list(rollup.select(later, per_day=1)["window"]) == ["year", "event"]
+
+
+def test_pattern_evidence_stays_finite_far_in_the_tail():
+    from snoopwatch.detect import rollup
+    n = np.array([5000.0, 40.0])
+    counts = [np.array([4000.0, 1.0]), np.array([4000.0, 0.0]), np.array([400.0, 0.0])]  # k at levels 2, 3, 4
+    value, _ = rollup.evidence(n, counts)  # scipy's Poisson logsf underflows to -inf for the first row
+    assert np.isfinite(value).all()
+    assert value[0] > 1000  # thousands of one-in-a-thousand events: overwhelming, and still a number
+    assert rollup.risk_from_evidence(value)[0] == 100
