@@ -84,7 +84,7 @@ def _header(result: Result) -> list[str]:
                  f"Split: train before {e0.since[:10]} (the start of the last third of the period, per data set)"
                  if e0.since_was_default else f"Split: train before {e0.since}, score from it.",
                  f"Per seed: {e0.staff:,} staff, about {e0.events_scored:,} scored events over {e0.days} days, "
-                 f"{e0.cases} misuse cases in the period; daily budget k = {e0.k[f'{e0.budget:g}']} events "
+                 f"{e0.cases} misuse cases in the period; daily budget k = {e0.k[f'{e0.budget:g}']} people "
                  f"at {e0.budget:g} per 1,000 staff."]
         return lines
     e = result
