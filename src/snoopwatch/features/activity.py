@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import codes, lookup, make_index, postcode_sector, prior_count, prior_sum
+from snoopwatch.features._util import codes, lookup, make_index, postcode_sector, prior_count
 from snoopwatch.features.context import Context
 from snoopwatch.features.purpose import _requester
 
@@ -39,9 +39,9 @@ def _lift_and_rarity(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np
     k = float(category.max() + 1) if len(category) else 1.0
     role = ctx.role.astype(np.int64)
     user = ctx.user.astype(np.int64)
-    p_role = (prior_count(role * int(k) + category) + 1.0) / (prior_count(role) + k)
+    p_role = (prior_count(role * int(k) + category) + 1.0) / (ctx.earlier("role").count() + k)
     user_share = (prior_count(user * int(k) + category) + USER_PRIOR_STRENGTH * p_role) / (
-        prior_count(user) + USER_PRIOR_STRENGTH)
+        ctx.earlier("user").count() + USER_PRIOR_STRENGTH)
     return np.log(user_share) - np.log(p_role), -np.log(p_role)
 
 
@@ -83,7 +83,6 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     role = ctx.role.astype(np.int64)
-    user = ctx.user.astype(np.int64)
 
     if {"day_volume_vs_own", "day_volume_vs_role"} & wanted:
         vs_own, vs_role = _day_volume(ctx)
@@ -97,8 +96,9 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
             is_exp = action.cat.categories.astype(str).str.strip().str.lower() == "export"
             export = np.append(np.asarray(is_exp), False)[action.cat.codes.to_numpy()]
         out["is_export"] = export.astype(np.float32)
-        p_role = (prior_sum(role, export) + 1.0) / (prior_count(role) + 2.0)
-        p_user = (prior_sum(user, export) + USER_PRIOR_STRENGTH * p_role) / (prior_count(user) + USER_PRIOR_STRENGTH)
+        by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
+        p_role = (by_role.total(export) + 1.0) / (by_role.count() + 2.0)
+        p_user = (by_user.total(export) + USER_PRIOR_STRENGTH * p_role) / (by_user.count() + USER_PRIOR_STRENGTH)
         out["export_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)
 
     if {"category_lift_user", "category_rarity_role"} & wanted:
@@ -145,13 +145,15 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
         requested = (_requester(ctx) >= 0) | (ctx.event_column("requested_by").notna().to_numpy()
                                               & (codes(ctx.event_column("requested_by"), ctx.users, ctx.n) < 0))
         out["requested_by_other"] = requested.astype(np.float32)
-        p_requested = prior_sum(role, requested) / (prior_count(role) + 10.0)
+        by_role = ctx.earlier("role")
+        p_requested = by_role.total(requested) / (by_role.count() + 10.0)
         out["self_initiated_operator"] = np.where(requested, 0.0, p_requested).astype(np.float32)
 
     if {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"} & wanted and "explained" in ctx.cache:
         weight = 1.0 - ctx.cache["explained"]
-        p_role = (prior_sum(role, weight) + 1.0) / (prior_count(role) + 2.0)
-        p_user = (prior_sum(user, weight) + USER_PRIOR_STRENGTH * p_role) / (prior_count(user) + USER_PRIOR_STRENGTH)
+        by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
+        p_role = (by_role.total(weight) + 1.0) / (by_role.count() + 2.0)
+        p_user = (by_user.total(weight) + USER_PRIOR_STRENGTH * p_role) / (by_user.count() + USER_PRIOR_STRENGTH)
         out["unexplained_rarity_role"] = (weight * -np.log(p_role)).astype(np.float32)
         out["unexplained_rarity_user"] = (weight * -np.log(p_user)).astype(np.float32)
         out["unexplained_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from snoopwatch.dataset.model import Dataset
-from snoopwatch.features._util import DAY, codes, make_index, postcode_sector, seconds
+from snoopwatch.features._util import DAY, EarlierRows, codes, make_index, postcode_sector, seconds
 
 
 def _col(frame: pd.DataFrame | None, column: str) -> pd.Series | None:
@@ -51,6 +51,15 @@ class Context:
         if values is None:
             return None
         return values.iloc[self.order] if self.order is not None else values
+
+    def earlier(self, name: str) -> EarlierRows:
+        """Events grouped by the user ("user") or the user's role ("role") for counts and sums over earlier
+        events; built once and shared, because a dozen features count over these two keys."""
+        key = f"earlier_{name}"
+        if key not in self.cache:
+            codes_of = {"user": self.user, "role": self.role}[name]
+            self.cache[key] = EarlierRows(codes_of.astype(np.int64))
+        return self.cache[key]
 
     def table_column(self, table: str, column: str) -> pd.Series | None:
         return _col(self.dataset.tables.get(table), column)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, prior_count, searchsorted_in_order
+from snoopwatch.features._util import DAY, first_of_run, searchsorted_in_order, stable_argsort
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -38,10 +38,14 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     n_subjects = max(len(ctx.subjects), 1)
     raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
     raw_pair[~has] = -1
-    pair, _ = pd.factorize(raw_pair)  # dense pair id; -1 stays -1 (factorize maps it to its own code)
-    pair = pair.astype(np.int64)
-
-    first = prior_count(raw_pair) == 0
+    # Rows grouped by (user, subject), in time order within a pair (a stable sort of time-ordered rows):
+    # this one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
+    by_pair = stable_argsort(raw_pair)
+    new_pair = first_of_run(raw_pair[by_pair])
+    pair = np.empty(ctx.n, dtype=np.int64)  # dense pair id, ascending with raw_pair; no-subject rows share one
+    pair[by_pair] = np.cumsum(new_pair) - 1
+    first = np.empty(ctx.n, dtype=bool)
+    first[by_pair] = new_pair
     out["first_access_pair"] = (first & has).astype(np.float32)
 
     # Earlier distinct days on which this user looked this subject up with no case explaining it.
@@ -49,9 +53,12 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     span = int(ctx.day.max()) - day0 + 2
     day = ctx.day - day0
     pd_key = pair * span + day
+    sorted_pd = pd_key[by_pair]  # ascending: pairs ascend, and days ascend within a pair
+    first_of_day = np.empty(ctx.n, dtype=bool)  # the user's first look at the subject that day
+    first_of_day[by_pair] = first_of_run(sorted_pd)
     no_case = unexplained(ctx) & has
-    keys = np.unique(pd_key[no_case])
-    by_pair = np.argsort(pd_key, kind="stable")  # sorts pair * span too (day < span)
+    picked = sorted_pd[no_case[by_pair]]
+    keys = picked[first_of_run(picked)]  # distinct (pair, day) keys without a case, sorted
     lo = searchsorted_in_order(keys, pair * span, by_pair)
     here = searchsorted_in_order(keys, pd_key, by_pair)
     earlier_days = (here - lo).astype(np.float64)
@@ -59,7 +66,8 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     since_first = np.where(earlier_days > 0, day - first_day, 0)
     # The span is measured against how long the log has known the user, so it means the same in a
     # 3-month training window and a 3-year detection run (a raw span only grows with the log).
-    users, first_row = np.unique(ctx.user, return_index=True)
+    first_row = np.flatnonzero(~pd.Series(ctx.user).duplicated().to_numpy())  # rows are in time order
+    users = ctx.user[first_row]
     user_first_day = np.zeros(int(users.max()) + 1 if len(users) else 1, dtype=np.int64)
     user_first_day[users] = day[first_row]
     known_for = day - user_first_day[ctx.user]
@@ -67,17 +75,19 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     out["prior_unexplained_span"] = np.where(has, since_first / (known_for + SPAN_PRIOR_DAYS), 0.0).astype(np.float32)
 
     if "lone_repeat_no_case" in wanted:
-        peers = _unit_peer_days(ctx, has, pair, pair * span + day, day, span)
+        peers = _unit_peer_days(ctx, has, pair, first_of_day, by_pair, sorted_pd, day, span)
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
     if {"crowd_3d", "crowd_excess"} & wanted:
         minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
         subject = ctx.subject.astype(np.int64)
         # One entry per (subject, user, day): the user's first look at the subject that day.
-        entry = has & ~pd.Series(pd_key).duplicated().to_numpy()
+        entry = has & first_of_day
         entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
         base = subject << _MINUTE_BITS
-        by_subject = np.lexsort((minute, subject))  # sorts every query below (offsets keep the order)
+        # Sorts every query below (offsets keep the order): rows are in time order, so a stable sort by
+        # subject orders them by (subject, minute).
+        by_subject = stable_argsort(subject)
 
         def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
             hi = searchsorted_in_order(entries, base + np.maximum(minute - until_back, 0), by_subject,
@@ -94,20 +104,28 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     return {k: v for k, v in out.items() if k in wanted}
 
 
-def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, pd_key: np.ndarray, day: np.ndarray,
-                    span: int) -> np.ndarray:
+def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, first_of_day: np.ndarray,
+                    by_pair: np.ndarray, sorted_pd: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
     """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
     looked at the same subject (user-days, the user's own excluded). Users of unknown unit get 1: one
-    colleague, neither alone nor a crowd."""
+    colleague, neither alone nor a crowd.
+
+    first_of_day: the user's first look at the subject that day; by_pair: rows sorted by (pair, day), and
+    sorted_pd the (pair, day) keys in that order. Every look-up below walks its sorted array in order.
+    """
     unit = ctx.unit.astype(np.int64)
     known = has & (unit >= 0)
     n_units = len(ctx.units) + 1
     su = ctx.subject.astype(np.int64) * n_units + np.maximum(unit, 0)
-    first_of_day = ~pd.Series(pd_key).duplicated().to_numpy()
     unit_entries = np.sort((su[known & first_of_day] * span) + day[known & first_of_day])
-    own_entries = np.unique(pd_key[has])
+    own_entries = sorted_pd[has[by_pair]]
+    own_entries = own_entries[first_of_run(own_entries)]
     start = np.maximum(day - PEER_WINDOW_DAYS, 0)
-    in_unit = (np.searchsorted(unit_entries, su * span + day) - np.searchsorted(unit_entries, su * span + start))
-    own = (np.searchsorted(own_entries, pair * span + day) - np.searchsorted(own_entries, pair * span + start))
+    su_day = su * span + day
+    by_su = stable_argsort(su_day)  # also sorts su * span + start (start ascends with day)
+    in_unit = (searchsorted_in_order(unit_entries, su_day, by_su)
+               - searchsorted_in_order(unit_entries, su * span + start, by_su))
+    own = (searchsorted_in_order(own_entries, pair * span + day, by_pair)
+           - searchsorted_in_order(own_entries, pair * span + start, by_pair))
     peers = np.maximum(in_unit - own, 0).astype(np.float64)
     return np.where(known, peers, 1.0)
