@@ -21,7 +21,10 @@ def as_strings(values: pd.Series | None) -> np.ndarray:
     if values is None:
         return np.array([], dtype=object)
     if isinstance(values.dtype, pd.CategoricalDtype):
-        used = values.cat.remove_unused_categories().cat.categories
+        codes = values.cat.codes.to_numpy()
+        present = np.zeros(len(values.cat.categories) + 1, dtype=bool)
+        present[codes] = True  # code -1 (missing) marks the extra last slot
+        used = values.cat.categories[present[:-1]]  # category order kept, as remove_unused_categories does
         return np.asarray(used.astype(str), dtype=object)
     return np.asarray(pd.unique(values.dropna().astype(str)), dtype=object)
 

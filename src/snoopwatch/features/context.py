@@ -45,12 +45,19 @@ class Context:
     unit: np.ndarray
     cache: dict = field(default_factory=dict)
 
+    @property
+    def in_order(self) -> bool:
+        """True when the events are already in time order (the loader sorts them), so no reordering copy."""
+        if "in_order" not in self.cache:
+            self.cache["in_order"] = bool(np.array_equal(self.order, np.arange(len(self.order))))
+        return self.cache["in_order"]
+
     def event_column(self, name: str) -> pd.Series | None:
         """An events column in time order (None when absent or empty)."""
         values = _col(self.dataset.events, name)
         if values is None:
             return None
-        return values.iloc[self.order] if self.order is not None else values
+        return values if self.in_order else values.iloc[self.order]
 
     def earlier(self, name: str) -> EarlierRows:
         """Events grouped by the user ("user") or the user's role ("role") for counts and sums over earlier
@@ -117,7 +124,8 @@ def build_context(dataset: Dataset) -> Context:
         ids = events["event_id"].to_numpy()[rows].astype(str)
         order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
     tables = dataset.tables
-    ev = events.iloc[order] if len(order) else events
+    # The loader sorts events by time already: then the table is used as it is, not copied in order.
+    ev = events if np.array_equal(order, np.arange(len(order))) else events.iloc[order]
 
     def c(table: str, column: str) -> pd.Series | None:
         return _col(tables.get(table), column)
