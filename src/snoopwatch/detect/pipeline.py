@@ -39,6 +39,18 @@ def _neutral_fill(model: TrainedModel, name: str) -> float:
     return floor * sign if np.isfinite(floor) else 0.0
 
 
+def _factorize_users(users: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, user id text per code), codes numbered in order of first appearance (as
+    pd.factorize of the text numbers them). A category column is factorized by its integer codes, so the
+    id text is made once per user, not once per event."""
+    if isinstance(users.dtype, pd.CategoricalDtype):
+        codes, first = pd.factorize(users.cat.codes.to_numpy())
+        names = np.asarray(users.cat.categories.astype(str), dtype=object)
+        return codes, np.append(names, "nan")[first]  # code -1 (a missing id) reads "nan", as astype(str) does
+    codes, names = pd.factorize(users.astype(str).to_numpy())
+    return codes, np.asarray(names, dtype=object)
+
+
 def _iso_day(day: int) -> str:
     return pd.Timestamp(day * DAY, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -74,8 +86,11 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     # month and year windows hold the months and the year, not just the day.
     lookback = max(rollup.WINDOWS.values()) * DAY
     context = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9 - lookback
-    # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite.
-    finite = np.isfinite(frame[model.features].to_numpy(np.float32)).all(axis=1)
+    # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite
+    # (checked column by column: no copy of the whole feature matrix).
+    finite = np.ones(len(frame), dtype=bool)
+    for name in model.features:
+        finite &= np.isfinite(frame[name].to_numpy())
     bad = scored & ~finite
     rejects = [r for r in [dataset.rejects.get("events")] if r is not None and len(r)]
     if bad.any():
@@ -84,9 +99,10 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rejects.append(rejected)
     reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
     keep = context & finite
+    everything = bool(keep.all())  # the usual case (no --since, no bad rows): use the frames as they are
     idx = np.flatnonzero(keep)
     in_scope = scored[idx]
-    sub = frame.iloc[idx]
+    sub = frame if everything else frame.iloc[idx]
     step = time.perf_counter()
     roles = fs.roles[idx] if fs.roles is not None else None
     score, _forest = model.event_scores(sub, roles)
@@ -100,28 +116,31 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32),
                                                     roles[explain] if roles is not None else None)
         reasons[explain] = event_reason_codes(surprise, model.features)
-    ev = events.iloc[idx]
+    needed = [c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]
+    ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
+    user_codes, user_names = _factorize_users(ev["user_id"])
     rows_all = pd.DataFrame({
-        "event_id": ev["event_id"].to_numpy(), "user_id": ev["user_id"].astype(str).to_numpy(),
+        # event ids stay in the table's own (Arrow) storage: no Python string per event
+        "event_id": ev["event_id"].reset_index(drop=True), "user_id": user_names[user_codes],
         "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64), "reasons": reasons,
     })
-    scores = rows_all[in_scope].reset_index(drop=True)
+    scores = rows_all if bool(in_scope.all()) else rows_all[in_scope].reset_index(drop=True)
     timings["reasons"] = time.perf_counter() - step
 
     # Allow-list: which scored events each entry covers.
     step = time.perf_counter()
-    role = None
-    if dataset.staff is not None and "role" in dataset.staff.columns:
-        role_of = dict(zip(dataset.staff["user_id"].astype(str), dataset.staff["role"].astype(object), strict=False))
-        role = rows_all["user_id"].map(role_of)
-    subject = ev["subject_id"].reset_index(drop=True) if "subject_id" in ev.columns else None
-    hits = match(entries, rows_all["user_id"], role, subject, rows_all["timestamp"]) if entries else \
-        np.zeros((len(rows_all), 0), dtype=bool)
+    hits = np.zeros((len(rows_all), 0), dtype=bool)
+    if entries:
+        role = None
+        if dataset.staff is not None and "role" in dataset.staff.columns:
+            role_of = dict(zip(dataset.staff["user_id"].astype(str), dataset.staff["role"].astype(object), strict=False))
+            role = rows_all["user_id"].map(role_of)
+        subject = ev["subject_id"].reset_index(drop=True) if "subject_id" in ev.columns else None
+        hits = match(entries, rows_all["user_id"], role, subject, rows_all["timestamp"])
     allowed = hits.any(axis=1)
 
     staff = dataset.staff_count
     per_day = daily_budget(budget, staff)
-    user_codes, user_names = pd.factorize(rows_all["user_id"])
     day = np.floor(t[idx] / DAY).astype(np.int64)
     scope_keys = np.unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
 
@@ -136,9 +155,6 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     order = np.lexsort((day, user_codes))
     ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
-    event_ids_all = rows_all["event_id"].astype(str).to_numpy()
-    subjects_all = (ev["subject_id"].astype(object).where(ev["subject_id"].notna(), "").astype(str).to_numpy()
-                    if "subject_id" in ev.columns else np.full(len(ev), "", dtype=object))
     t_scored = t[idx]
     # The events behind each alert, then their feature surprises in one pass.
     alert_rows = []
@@ -149,6 +165,11 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
         alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
     every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
+    # Event ids and subjects as text for the alerts' events only (a few thousand), not for every event.
+    alert_event_ids = ev["event_id"].iloc[every].astype(str).to_numpy(dtype=object)
+    alert_subjects = (ev["subject_id"].iloc[every].astype(object).where(ev["subject_id"].iloc[every].notna(), "")
+                      .astype(str).to_numpy(dtype=object) if "subject_id" in ev.columns
+                      else np.full(len(every), "", dtype=object))
     if len(every):
         surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32),
                                                         roles[every] if roles is not None else None)
@@ -157,11 +178,12 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(int)
     for k, row in enumerate(chosen.itertuples(index=False)):
         rows = alert_rows[k]
-        event_ids = event_ids_all[rows].tolist()
+        mine = slice(offsets[k], offsets[k + 1])
+        event_ids = alert_event_ids[mine].tolist()
         why = alert_reasons(surprise_all[offsets[k]:offsets[k + 1]], model.features)
         user = str(user_names[row.user])
         start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
-        sentence = summary(user, sub.iloc[rows], t_scored[rows], subjects_all[rows], why)
+        sentence = summary(user, sub.iloc[rows], t_scored[rows], alert_subjects[mine], why)
         risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
         alerts.append(Alert(
             alert_id=alert_id(user, start, end, ref["file_hash"], event_ids), user_id=user,
