@@ -113,7 +113,7 @@ def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: n
     valid = (q_dense >= 0) & (q_key >= 0)
     q_rel = np.clip(np.nan_to_num(q_time[valid], nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
     q_comp = (q_dense[valid].astype(np.int64) << _TIME_BITS) | q_rel
-    pos = np.searchsorted(composite, q_comp, side="right") - 1
+    pos = search_keyed(composite, q_comp, q_dense[valid], q_time[valid], side="right") - 1
     ok = pos >= 0
     pos_c = np.where(ok, pos, 0)
     hit = ok & (dense[pos_c] == q_dense[valid]) & (run_end[pos_c] >= q_time[valid])
@@ -249,7 +249,7 @@ def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     qd = q_dense[valid].astype(np.int64)
     qt = q_time[valid]
     q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    pos = np.searchsorted(composite, q_comp, side="left")
+    pos = search_keyed(composite, q_comp, qd, qt, side="left")
     best = np.full(len(qd), np.inf)
     for cand in (pos - 1, pos):
         ok = (cand >= 0) & (cand < len(composite))
@@ -272,10 +272,24 @@ def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     valid = (q_dense >= 0) & (q_key >= 0)
     qd = q_dense[valid].astype(np.int64)
     q_comp = (qd << _TIME_BITS) | np.clip(q_time[valid] - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    pos = np.searchsorted(composite, q_comp, side="right") - 1
+    pos = search_keyed(composite, q_comp, qd, q_time[valid], side="right") - 1
     hit = (pos >= 0) & (dense[np.maximum(pos, 0)] == qd)
     out[np.flatnonzero(valid)[hit]] = times[pos[hit]]
     return out
+
+
+SORTED_SEARCH_FROM = 100_000  # queries from which search_keyed sorts them first
+
+
+def search_keyed(composite: np.ndarray, q_comp: np.ndarray, q_dense: np.ndarray, q_time: np.ndarray,
+                 side: str = "left") -> np.ndarray:
+    """np.searchsorted(composite, q_comp) for (key, time) composites: when there are many queries and they
+    come in time order (events always do), a stable sort by key alone puts them in (key, time) order, and
+    sorted queries walk the array in step instead of jumping around it (several times faster at
+    millions of queries; the same positions)."""
+    if len(q_comp) >= SORTED_SEARCH_FROM and not (q_time[1:] < q_time[:-1]).any():
+        return searchsorted_in_order(composite, q_comp, stable_argsort(q_dense), side)
+    return np.searchsorted(composite, q_comp, side=side)
 
 
 def searchsorted_in_order(a: np.ndarray, v: np.ndarray, order: np.ndarray, side: str = "left") -> np.ndarray:
