@@ -133,3 +133,16 @@ def test_feature_surprise_by_group_tables_matches_row_by_row():
     alone = np.vstack([est.feature_surprise(rows[i:i + 1], labels[i:i + 1]) for i in range(len(rows))])
     np.testing.assert_array_equal(together, alone)
 
+
+
+def test_event_reason_codes_order_ties_like_a_stable_sort():
+    """Top reasons come from repeated argmax: strongest first, ties to the earlier feature, as a stable sort."""
+    names = NAMES[:6]
+    rng = np.random.default_rng(1)
+    surprise = rng.choice([0.0, 1.0, 2.0, 3.0], size=(500, len(names)), p=[0.4, 0.3, 0.2, 0.1]).astype(np.float32)
+    order = np.argsort(-surprise, axis=1, kind="stable")[:, :3]
+    strength = np.take_along_axis(surprise, order, axis=1)
+    reasons = [BY_NAME[n].reason for n in names]
+    expected = [";".join(dict.fromkeys(reasons[i] for i, s in zip(row, power, strict=True) if s >= 1.0))
+                for row, power in zip(order, strength, strict=True)]
+    assert event_reason_codes(surprise, names).tolist() == expected

@@ -21,7 +21,7 @@ from snoopwatch.detect import rollup
 from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
 from snoopwatch.detect.allowlist import AllowEntry, load_allowlist, match
 from snoopwatch.detect.model import TrainedModel
-from snoopwatch.detect.reasons import alert_reasons, event_reason_codes, summary
+from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reason_codes, summary
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import build_features
@@ -165,7 +165,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
         alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
     every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
-    # Event ids and subjects as text for the alerts' events only (a few thousand), not for every event.
+    # Features, event ids and subjects of the alerts' events only (a few thousand), not of every event.
+    alert_features = {name: sub[name].to_numpy()[every] for name in SUMMARY_COLUMNS if name in sub.columns}
     alert_event_ids = ev["event_id"].iloc[every].astype(str).to_numpy(dtype=object)
     alert_subjects = (ev["subject_id"].iloc[every].astype(object).where(ev["subject_id"].iloc[every].notna(), "")
                       .astype(str).to_numpy(dtype=object) if "subject_id" in ev.columns
@@ -183,7 +184,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         why = alert_reasons(surprise_all[offsets[k]:offsets[k + 1]], model.features)
         user = str(user_names[row.user])
         start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
-        sentence = summary(user, sub.iloc[rows], t_scored[rows], alert_subjects[mine], why)
+        sentence = summary(user, {name: values[mine] for name, values in alert_features.items()}, t_scored[rows],
+                           alert_subjects[mine], why)
         risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
         alerts.append(Alert(
             alert_id=alert_id(user, start, end, ref["file_hash"], event_ids), user_id=user,

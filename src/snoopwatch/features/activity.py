@@ -91,10 +91,11 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
 
     action = ctx.event_column("action")
     if action is not None and {"is_export", "export_lift_user"} & wanted:
-        export = action.astype(object).astype(str).str.strip().str.lower().eq("export").to_numpy()
-        if isinstance(action.dtype, pd.CategoricalDtype):
+        if isinstance(action.dtype, pd.CategoricalDtype):  # judged once per category, not per event
             is_exp = action.cat.categories.astype(str).str.strip().str.lower() == "export"
             export = np.append(np.asarray(is_exp), False)[action.cat.codes.to_numpy()]
+        else:
+            export = action.astype(object).astype(str).str.strip().str.lower().eq("export").to_numpy()
         out["is_export"] = export.astype(np.float32)
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
         p_role = (by_role.total(export) + 1.0) / (by_role.count() + 2.0)
