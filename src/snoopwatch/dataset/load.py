@@ -232,6 +232,9 @@ def load_dataset(
         frames[name] = result.frame
         if bad:
             bad_rows[name] = bad
+    # Arrow keeps the buffers it decoded the files with for reuse; nothing else here allocates through
+    # it, so hand them back (at 10M events they are ~500 MB of resident memory for the rest of the run).
+    pa.default_memory_pool().release_unused()
     ref_problems, ref_bad = _check_references(frames, files)
     problems += ref_problems
     for name, masks in ref_bad.items():

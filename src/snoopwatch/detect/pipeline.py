@@ -25,7 +25,7 @@ from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reas
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import build_features
-from snoopwatch.features._util import DAY, seconds
+from snoopwatch.features._util import DAY, seconds, stable_argsort
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
@@ -104,7 +104,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     in_scope = scored[idx]
     sub = frame if everything else frame.iloc[idx]
     step = time.perf_counter()
-    roles = fs.roles[idx] if fs.roles is not None else None
+    roles = fs.roles if everything or fs.roles is None else fs.roles[idx]
     score, _forest = model.event_scores(sub, roles)
     score = np.maximum(score, 0.0) + 0.0  # no negative zero in the scores file
     timings["score"] = time.perf_counter() - step
@@ -152,7 +152,9 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     cands = rollup.candidates(user_codes, day, score, ~allowed)
     chosen = raised(rollup.select(cands, per_day))
     ref = model.model_ref
-    order = np.lexsort((day, user_codes))
+    # Rows by (user, day), ties in row order: np.lexsort((day, user_codes)) by one packed sort.
+    order = stable_argsort(user_codes.astype(np.int64) * (int(day.max()) - int(day.min()) + 1) + (day - day.min())) \
+        if len(day) else np.zeros(0, dtype=np.int64)
     ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
     t_scored = t[idx]
