@@ -132,3 +132,15 @@ def test_a_person_is_not_realerted_for_the_same_story():
                           "start_day": [10, 10, 10, 10, 10]})
     chosen = rollup.select(cands, per_day=1)
     assert list(zip(chosen["day"], chosen["user"], strict=True)) == [(10, 1), (11, 2), (12, 1)]
+
+
+def test_small_blocks_give_the_same_detection(monkeypatch, world, result):
+    """Reasons and tree walks run in blocks to bound memory: block sizes never change a score or an alert."""
+    from snoopwatch.detect import forest, pipeline
+
+    ds, model = world
+    monkeypatch.setattr(pipeline, "REASON_BLOCK_ROWS", 37)
+    monkeypatch.setattr(forest, "SCORE_BLOCK_ROWS", 101)
+    again = detect(ds, model, since=SINCE, budget=50)
+    pd.testing.assert_frame_equal(again.scores, result.scores)
+    assert [a.to_dict() for a in again.alerts] == [a.to_dict() for a in result.alerts]

@@ -29,6 +29,7 @@ from snoopwatch.features._util import DAY, seconds, stable_argsort
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
+REASON_BLOCK_ROWS = 250_000  # events explained per block (reason codes for events scoring >= 1)
 
 
 def _neutral_fill(model: TrainedModel, name: str) -> float:
@@ -112,10 +113,12 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     step = time.perf_counter()
     reasons = np.full(len(idx), "", dtype=object)
     explain = np.flatnonzero((score >= REASONS_FROM_SCORE) & in_scope)
-    if len(explain):
-        surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32),
-                                                    roles[explain] if roles is not None else None)
-        reasons[explain] = event_reason_codes(surprise, model.features)
+    columns = [sub.columns.get_loc(name) for name in model.features]
+    for start in range(0, len(explain), REASON_BLOCK_ROWS):  # blocks: a bounded feature copy at a time
+        rows = explain[start:start + REASON_BLOCK_ROWS]
+        surprise = model.estimator.feature_surprise(sub.iloc[rows, columns].to_numpy(np.float32),
+                                                    roles[rows] if roles is not None else None)
+        reasons[rows] = event_reason_codes(surprise, model.features)
     needed = [c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]
     ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
     user_codes, user_names = _factorize_users(ev["user_id"])
