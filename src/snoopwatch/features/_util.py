@@ -180,8 +180,15 @@ class EarlierRows:
     """
 
     def __init__(self, key: np.ndarray):
-        dense, uniques = pd.factorize(key)
-        groups = max(len(uniques), 1)
+        key = np.asarray(key)
+        low = int(key.min()) if len(key) else 0
+        if len(key) and int(key.max()) - low < 1 << 16:
+            # Keys built as group x few categories span a small range: use them as codes (no hashing).
+            dense = (key - low).astype(np.uint16)
+            groups = int(dense.max()) + 1
+        else:
+            dense, uniques = pd.factorize(key)
+            groups = max(len(uniques), 1)
         n = len(dense)
         index_type = np.int64 if n >= 1 << 31 else np.int32
         order = np.argsort(dense.astype(np.uint16), kind="stable") if groups <= 1 << 16 else stable_argsort(dense)

@@ -34,13 +34,17 @@ def _category_codes(ctx: Context, series_list: list[pd.Series | None]) -> np.nda
     return dense.astype(np.int64)
 
 
+def _role_share(ctx: Context, category: np.ndarray) -> np.ndarray:
+    """The role's earlier share of this category (add-one smoothed over the categories)."""
+    k = float(category.max() + 1) if len(category) else 1.0
+    return (prior_count(ctx.role.astype(np.int64) * int(k) + category) + 1.0) / (ctx.earlier("role").count() + k)
+
+
 def _lift_and_rarity(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(user's earlier share of this category over the role's, in log) and -log(role's earlier share)."""
     k = float(category.max() + 1) if len(category) else 1.0
-    role = ctx.role.astype(np.int64)
-    user = ctx.user.astype(np.int64)
-    p_role = (prior_count(role * int(k) + category) + 1.0) / (ctx.earlier("role").count() + k)
-    user_share = (prior_count(user * int(k) + category) + USER_PRIOR_STRENGTH * p_role) / (
+    p_role = _role_share(ctx, category)
+    user_share = (prior_count(ctx.user.astype(np.int64) * int(k) + category) + USER_PRIOR_STRENGTH * p_role) / (
         ctx.earlier("user").count() + USER_PRIOR_STRENGTH)
     return np.log(user_share) - np.log(p_role), -np.log(p_role)
 
@@ -118,8 +122,7 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
 
     if "reason_rarity_role" in wanted:
         reason = _category_codes(ctx, [ctx.event_column("reason_code")])
-        _, rarity = _lift_and_rarity(ctx, reason)
-        out["reason_rarity_role"] = rarity.astype(np.float32)
+        out["reason_rarity_role"] = (-np.log(_role_share(ctx, reason))).astype(np.float32)  # no user lift needed
 
     if "area_rarity_unit" in wanted:
         sector = postcode_sector(ctx.table_column("subjects", "postcode"))

@@ -95,9 +95,12 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         if progress:
             progress(f"features: {name}", step, len(_STEPS))
         started = time.perf_counter()
-        for feature, values in compute(ctx, wanted).items():
+        results = compute(ctx, wanted)
+        while results:  # each array is dropped as soon as it is in the block: no step's output held twice
+            feature, values = results.popitem()
             block[:, position[feature]] = values
             produced.add(feature)
+            del values
         timings[name] = time.perf_counter() - started
     if progress:
         progress("features", len(_STEPS), len(_STEPS))

@@ -40,13 +40,15 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     raw_pair[~has] = -1
     # Rows grouped by (user, subject), in time order within a pair (a stable sort of time-ordered rows):
     # this one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
-    by_pair = stable_argsort(raw_pair)
+    by_pair = stable_argsort(raw_pair).astype(np.int32 if ctx.n < 1 << 31 else np.int64)
     new_pair = first_of_run(raw_pair[by_pair])
+    del raw_pair  # (arrays are dropped as soon as they are used up: at 10M events each is 80 MB)
     pair = np.empty(ctx.n, dtype=np.int64)  # dense pair id, ascending with raw_pair; no-subject rows share one
     pair[by_pair] = np.cumsum(new_pair) - 1
     first = np.empty(ctx.n, dtype=bool)
     first[by_pair] = new_pair
     out["first_access_pair"] = (first & has).astype(np.float32)
+    del new_pair, first
 
     # Earlier distinct days on which this user looked this subject up with no case explaining it.
     day0 = int(ctx.day.min())
@@ -61,9 +63,13 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     keys = picked[first_of_run(picked)]  # distinct (pair, day) keys without a case, sorted
     lo = searchsorted_in_order(keys, pair * span, by_pair)
     here = searchsorted_in_order(keys, pd_key, by_pair)
+    del pd_key
     earlier_days = (here - lo).astype(np.float64)
+    del here
     first_day = keys[np.minimum(lo, max(len(keys) - 1, 0))] - pair * span if len(keys) else np.zeros(ctx.n, np.int64)
+    del lo
     since_first = np.where(earlier_days > 0, day - first_day, 0)
+    del first_day
     # The span is measured against how long the log has known the user, so it means the same in a
     # 3-month training window and a 3-year detection run (a raw span only grows with the log).
     first_row = np.flatnonzero(~pd.Series(ctx.user).duplicated().to_numpy())  # rows are in time order
@@ -73,6 +79,7 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     known_for = day - user_first_day[ctx.user]
     out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
     out["prior_unexplained_span"] = np.where(has, since_first / (known_for + SPAN_PRIOR_DAYS), 0.0).astype(np.float32)
+    del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:
         peers = _unit_peer_days(ctx, has, pair, first_of_day, by_pair, sorted_pd, day, span)
@@ -123,9 +130,11 @@ def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, first_of_da
     start = np.maximum(day - PEER_WINDOW_DAYS, 0)
     su_day = su * span + day
     by_su = stable_argsort(su_day)  # also sorts su * span + start (start ascends with day)
-    in_unit = (searchsorted_in_order(unit_entries, su_day, by_su)
-               - searchsorted_in_order(unit_entries, su * span + start, by_su))
-    own = (searchsorted_in_order(own_entries, pair * span + day, by_pair)
-           - searchsorted_in_order(own_entries, pair * span + start, by_pair))
-    peers = np.maximum(in_unit - own, 0).astype(np.float64)
+    in_unit = searchsorted_in_order(unit_entries, su_day, by_su)
+    del su_day
+    in_unit -= searchsorted_in_order(unit_entries, su * span + start, by_su)
+    del su, by_su
+    in_unit -= searchsorted_in_order(own_entries, pair * span + day, by_pair)  # the user's own days
+    in_unit += searchsorted_in_order(own_entries, pair * span + start, by_pair)
+    peers = np.maximum(in_unit, 0).astype(np.float64)
     return np.where(known, peers, 1.0)
