@@ -59,3 +59,13 @@ def test_daily_counts_is_the_per_user_day_groupby():
         frame[f"k{i}"] = ((score >= level) & usable).astype(np.float64)
     expected = frame.groupby(["user", "day"], sort=True).sum().reset_index()
     pd.testing.assert_frame_equal(daily_counts(user, day, score, usable), expected)
+
+
+@pytest.mark.parametrize("high", [50, 5_000_000, 2**50])
+def test_positions_in_is_get_indexer(high):
+    from snoopwatch.features._util import positions_in
+
+    rng = np.random.default_rng(3)
+    uniques = pd.unique(rng.integers(0, high, 400))
+    query = np.concatenate([rng.choice(uniques, 3000), rng.integers(-1, high, 3000)])
+    np.testing.assert_array_equal(positions_in(uniques, query), pd.Index(uniques).get_indexer(query))

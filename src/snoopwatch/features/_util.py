@@ -87,6 +87,20 @@ def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return (known[pos] == query) & (query >= 0)
 
 
+def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
+    """pd.Index(uniques).get_indexer(q_key) for distinct integer keys: a direct look-up table when the keys
+    are small non-negative integers (ids and id pairs of a data set, at most one table slot per query),
+    hashing otherwise. -1 where a query is not among the keys."""
+    uniques = np.asarray(uniques)
+    if len(uniques) and uniques.dtype.kind in "iu" and int(uniques.min()) >= 0 \
+            and int(uniques.max()) < max(len(q_key), 1 << 20):
+        table = np.full(int(uniques.max()) + 1, -1, dtype=np.int32)
+        table[uniques] = np.arange(len(uniques), dtype=np.int32)
+        inside = (q_key >= 0) & (q_key < len(table))
+        return np.where(inside, table[np.where(inside, q_key, 0)], -1).astype(np.intp)
+    return pd.Index(uniques).get_indexer(q_key)
+
+
 def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray,
             i_end: np.ndarray) -> np.ndarray:
     """True where some interval with the same key contains the query time (start <= t <= end).
@@ -102,7 +116,7 @@ def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: n
         return result
     i_key, i_start, i_end = i_key[keep], i_start[keep], i_end[keep]
     dense, uniques = pd.factorize(i_key)
-    q_dense = pd.Index(uniques).get_indexer(q_key)
+    q_dense = positions_in(uniques, q_key)
     start = np.nan_to_num(i_start, nan=-np.inf)
     end = np.nan_to_num(i_end, nan=np.inf)
     start_rel = np.clip(start - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
@@ -239,7 +253,7 @@ def _time_index(key: np.ndarray, times: np.ndarray, q_key: np.ndarray):
     """Rows sorted by (key, time) as one searchable int64 composite, plus each query's dense key (-1 unknown):
     (dense keys, times, composite, query dense keys), all in sorted order."""
     dense, uniques = pd.factorize(key)
-    q_dense = pd.Index(uniques).get_indexer(q_key)
+    q_dense = positions_in(uniques, q_key)
     rel = np.clip(times - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
     order = np.lexsort((rel, dense))
     dense, rel, times = dense[order], rel[order], times[order]

@@ -121,7 +121,7 @@ def build_context(dataset: Dataset) -> Context:
     if tied.any() and "event_id" in events.columns:
         positions = np.flatnonzero(tied)
         rows = order[positions]
-        ids = events["event_id"].to_numpy()[rows].astype(str)
+        ids = events["event_id"].iloc[rows].to_numpy().astype(str)  # text for the tied rows only
         order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
     tables = dataset.tables
     # The loader sorts events by time already: then the table is used as it is, not copied in order.
