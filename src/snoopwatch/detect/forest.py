@@ -77,6 +77,17 @@ def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int
     return value
 
 
+def _run(task, items, parallel: bool = True) -> None:
+    """task(item) for every item, on SCORE_THREADS threads when there is more than one item (the tasks
+    write disjoint parts of their output, and numpy and tree.apply release the GIL while they work)."""
+    if parallel and SCORE_THREADS > 1 and len(items) > 1:
+        with ThreadPoolExecutor(SCORE_THREADS) as pool:
+            list(pool.map(task, items))
+    else:
+        for item in items:
+            task(item)
+
+
 def _leaf_path_lengths(forest: IsolationForest) -> list[np.ndarray]:
     """Per tree and node: the path length IsolationForest.score_samples adds for a row ending there (node
     depth + average path length of the node's training rows - 1), computed as scikit-learn computes it."""
@@ -107,13 +118,7 @@ def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
             leaves = tree.apply(block[:, features] if subsample else block, check_input=False)
             total += length[leaves]
 
-    starts = range(0, n, SCORE_BLOCK_ROWS)
-    if SCORE_THREADS > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(SCORE_THREADS) as pool:
-            list(pool.map(walk, starts))
-    else:
-        for start in starts:
-            walk(start)
+    _run(walk, range(0, n, SCORE_BLOCK_ROWS))
     denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
     return 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
 
@@ -231,12 +236,13 @@ class SnoopwatchForest(BaseEstimator):
         directed = np.ascontiguousarray(self._directed(X).T)
         table = self._tables_for(X.shape[0], groups)
         out = np.zeros(directed.shape, dtype=np.float32)
-        for k, column in enumerate(directed):
-            floor = self.floor_[k]
+
+        def judge(k: int) -> None:  # one feature: writes its own row of `out` only
+            column, floor = directed[k], self.floor_[k]
             # Rows at the floor (most rows, for most features) are not unusual by definition: skip them.
             above = np.flatnonzero(column > floor) if np.isfinite(floor) else np.arange(len(column))
             if not len(above):
-                continue
+                return
             values, tables = column[above].astype(np.float64), table[above]
             # The rows of each group table together (a dozen roles): one look-up per table, not per row.
             by_table = np.argsort(tables.astype(np.uint16) if len(self.group_rows_) <= 1 << 16 else tables, kind="stable")
@@ -248,4 +254,6 @@ class SnoopwatchForest(BaseEstimator):
                 levels, log_p = self.feature_levels_[t, k], self.feature_log_p_[t, k]
                 base = _tail_lookup(np.array([floor], np.float64), levels, log_p, m)[0] if np.isfinite(floor) else 0.0
                 out[k, above[rows]] = np.maximum(_tail_lookup(values[rows], levels, log_p, m) - base, 0.0)
+
+        _run(judge, range(directed.shape[0]), parallel=directed.shape[1] >= SCORE_BLOCK_ROWS)
         return out.T  # rows x features (a transposed view: no copy)
