@@ -84,8 +84,9 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     return vs_own, vs_role
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     role = ctx.role.astype(np.int64)
 
     if {"day_volume_vs_own", "day_volume_vs_role"} & wanted:

@@ -43,6 +43,23 @@ class FeatureSet:
         return "\n".join(lines)
 
 
+class _BlockColumns(dict):
+    """A step's output mapping that stores each feature of the block straight into its column (and then
+    holds the column itself), so a step never holds its outputs a second time; other entries (features
+    computed along the way but not asked for) are kept as given."""
+
+    def __init__(self, block: np.ndarray, position: dict[str, int]):
+        super().__init__()
+        self.block, self.position = block, position
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        j = self.position.get(name)
+        if j is not None:
+            self.block[:, j] = values
+            values = self.block[:, j]
+        super().__setitem__(name, values)
+
+
 def _present(dataset: Dataset) -> dict[str, set[str]]:
     return dataset.present_columns()
 
@@ -95,12 +112,10 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         if progress:
             progress(f"features: {name}", step, len(_STEPS))
         started = time.perf_counter()
-        results = compute(ctx, wanted)
-        while results:  # each array is dropped as soon as it is in the block: no step's output held twice
-            feature, values = results.popitem()
-            block[:, position[feature]] = values
+        for feature, values in compute(ctx, wanted, _BlockColumns(block, position)).items():
+            if not np.shares_memory(values, block):  # (a step's shortcut may return arrays of its own)
+                block[:, position[feature]] = values
             produced.add(feature)
-            del values
         timings[name] = time.perf_counter() - started
     if progress:
         progress("features", len(_STEPS), len(_STEPS))

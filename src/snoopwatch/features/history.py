@@ -30,8 +30,9 @@ def unexplained(ctx: Context) -> np.ndarray:
     return ref.isna().to_numpy() if ref is not None else np.ones(ctx.n, dtype=bool)
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     has = ctx.subject >= 0
     if not has.any():  # no subject on any event: this step's own features are all zero, no others
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in HISTORY_FEATURES if k in wanted}

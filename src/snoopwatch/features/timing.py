@@ -11,8 +11,9 @@ HOURS = 24
 USER_PRIOR_STRENGTH = 20.0  # a user's hour profile counts as this many events of the role's profile
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     rosters = ctx.dataset.rosters
     if rosters is not None and ({"off_roster", "minutes_off_duty"} & wanted):
         r_user = ctx.user_codes("rosters").astype(np.int64)
