@@ -87,12 +87,13 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The wanted features of this group; `out`, when given, receives each array as it is made."""
     out = {} if out is None else out
-    role = ctx.role.astype(np.int64)
+    # Each section drops its intermediate arrays when done (at 10M events each is 80 MB).
 
     if {"day_volume_vs_own", "day_volume_vs_role"} & wanted:
         vs_own, vs_role = _day_volume(ctx)
         out["day_volume_vs_own"] = vs_own.astype(np.float32)
         out["day_volume_vs_role"] = vs_role.astype(np.float32)
+        del vs_own, vs_role
 
     action = ctx.event_column("action")
     if action is not None and {"is_export", "export_lift_user"} & wanted:
@@ -106,6 +107,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         p_role = (by_role.total(export) + 1.0) / (by_role.count() + 2.0)
         p_user = (by_user.total(export) + USER_PRIOR_STRENGTH * p_role) / (by_user.count() + USER_PRIOR_STRENGTH)
         out["export_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)
+        del export, p_role, p_user
 
     if {"category_lift_user", "category_rarity_role"} & wanted:
         case_category = None
@@ -120,10 +122,12 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         lift, rarity = _lift_and_rarity(ctx, category)
         out["category_lift_user"] = lift.astype(np.float32)
         out["category_rarity_role"] = rarity.astype(np.float32)
+        del category, lift, rarity, case_category
 
     if "reason_rarity_role" in wanted:
         reason = _category_codes(ctx, [ctx.event_column("reason_code")])
         out["reason_rarity_role"] = (-np.log(_role_share(ctx, reason))).astype(np.float32)  # no user lift needed
+        del reason
 
     if "area_rarity_unit" in wanted:
         sector = postcode_sector(ctx.table_column("subjects", "postcode"))
@@ -135,12 +139,13 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             per_subject[which[which >= 0]] = codes(district, index)[which >= 0]
             ev_district = lookup(per_subject, ctx.subject, -1)
             # The unit's patch (the role's for users without a unit).
-            team = np.where(ctx.unit >= 0, ctx.unit.astype(np.int64), len(ctx.units) + role)
+            team = np.where(ctx.unit >= 0, ctx.unit.astype(np.int64), len(ctx.units) + ctx.role.astype(np.int64))
             known = ev_district >= 0
             k = len(index) + 1
             share = (prior_count(np.where(known, team * k + ev_district, -1)) + 1.0) / (
                 prior_count(np.where(known, team, -1)) + k)
             out["area_rarity_unit"] = np.where(known, -np.log(share), 0.0).astype(np.float32)
+            del ev_district, team, known, share
 
     counts = ctx.event_column("result_count")
     if counts is not None:
@@ -153,6 +158,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         by_role = ctx.earlier("role")
         p_requested = by_role.total(requested) / (by_role.count() + 10.0)
         out["self_initiated_operator"] = np.where(requested, 0.0, p_requested).astype(np.float32)
+        del requested, p_requested
 
     if {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"} & wanted and "explained" in ctx.cache:
         weight = 1.0 - ctx.cache["explained"]

@@ -86,6 +86,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         peers = _unit_peer_days(ctx, has, pair, first_of_day, by_pair, sorted_pd, day, span)
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
+    del pair, by_pair, sorted_pd, earlier_days, keys, picked, no_case  # the crowd needs none of them
     if {"crowd_3d", "crowd_excess"} & wanted:
         minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
         subject = ctx.subject.astype(np.int64)
