@@ -49,10 +49,11 @@ def test_search_keyed_sorts_time_ordered_queries_to_the_same_positions(monkeypat
                                       np.searchsorted(composite, q_comp, side=side))
 
 
-def test_daily_counts_is_the_per_user_day_groupby():
+@pytest.mark.parametrize("users", [30, 10**9])  # few users: counted by key; ids far apart: by sorted keys
+def test_daily_counts_is_the_per_user_day_groupby(users):
     rng = np.random.default_rng(2)
     n = 4000
-    user, day = rng.integers(0, 30, n), rng.integers(20_000, 20_060, n)
+    user, day = rng.integers(0, users, n), rng.integers(20_000, 20_060, n)
     score, usable = rng.exponential(1.5, n), rng.random(n) > 0.1
     frame = pd.DataFrame({"user": user, "day": day, "n": np.ones(n)})
     for i, level in enumerate(LEVELS):

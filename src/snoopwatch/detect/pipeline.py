@@ -25,7 +25,7 @@ from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reas
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import build_features
-from snoopwatch.features._util import DAY, seconds, stable_argsort
+from snoopwatch.features._util import DAY, seconds, sorted_unique, stable_argsort
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
@@ -145,7 +145,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     staff = dataset.staff_count
     per_day = daily_budget(budget, staff)
     day = np.floor(t[idx] / DAY).astype(np.int64)
-    scope_keys = np.unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
+    scope_keys = sorted_unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
 
     def raised(selected: pd.DataFrame) -> pd.DataFrame:
         """Alerts only for a user and day with events at or after --since; earlier days are memory."""
@@ -215,7 +215,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     suppressed = pd.DataFrame(suppressed_rows, columns=["entry", "why", "events", "alerts"])
     timings["rollup"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    days = int(np.unique(day[in_scope]).size)
+    days = int(sorted_unique(day[in_scope]).size)
     alerts.sort(key=lambda a: (a.window_end, -a.risk, a.user_id))
     return Detection(scores=scores, alerts=alerts, rejects=reject_frame, suppressed=suppressed,
                      features_used=list(model.features), notes=notes, budget_per_day=per_day, days=days,

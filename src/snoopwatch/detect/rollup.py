@@ -79,15 +79,20 @@ def daily_counts(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: n
     first_day = int(day.min())
     days = int(day.max()) - first_day + 1
     key = user * days + (day - first_day)  # ascends with (user, day)
-    ordered = np.sort(key)
-    keys = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
-    del ordered
-    group = np.searchsorted(keys, key)
+    if int(key.max()) < max(4 * len(key), 1 << 22):  # keys few enough to count by key directly
+        group, keys = key, np.flatnonzero(np.bincount(key))  # every (user, day) with an event, ascending
+        pick = keys  # the counts of the keys in use
+    else:
+        ordered = np.sort(key)
+        keys = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+        del ordered
+        group, pick = np.searchsorted(keys, key), slice(None)
     del key
+    size = int(group.max()) + 1
     out = {"user": keys // days, "day": keys % days + first_day,
-           "n": np.bincount(group, minlength=len(keys)).astype(np.float64)}
+           "n": np.bincount(group, minlength=size)[pick].astype(np.float64)}
     for i, level in enumerate(LEVELS):
-        out[f"k{i}"] = np.bincount(group, weights=(score >= level) & usable, minlength=len(keys)).astype(np.float64)
+        out[f"k{i}"] = np.bincount(group, weights=(score >= level) & usable, minlength=size)[pick].astype(np.float64)
     return pd.DataFrame(out)
 
 
