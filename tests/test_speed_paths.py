@@ -18,7 +18,7 @@ def test_stable_argsort_is_numpy_s_stable_argsort(high):
 
 def test_sorted_unique_and_member():
     rng = np.random.default_rng(0)
-    keys = rng.integers(0, 500, 300)
+    keys = rng.integers(-1, 500, 300)  # -1 (missing) among the keys too
     query = rng.integers(-1, 600, 2000)
     np.testing.assert_array_equal(sorted_unique(keys), np.unique(keys))
     np.testing.assert_array_equal(member(query, keys), np.isin(query, keys) & (query >= 0))
@@ -70,3 +70,13 @@ def test_positions_in_is_get_indexer(high):
     uniques = pd.unique(rng.integers(0, high, 400))
     query = np.concatenate([rng.choice(uniques, 3000), rng.integers(-1, high, 3000)])
     np.testing.assert_array_equal(positions_in(uniques, query), pd.Index(uniques).get_indexer(query))
+
+
+def test_ties_already_in_id_order_are_recognised_and_others_are_not():
+    from snoopwatch.features.context import _ascending_within_ties
+
+    ids = pd.Series(["E2", "E1", "E3", "E4", "E5"], dtype=pd.StringDtype("pyarrow"))
+    times = np.array([1.0, 1.0, 2.0, 2.0, 3.0])
+    assert _ascending_within_ties(ids, np.array([1, 0, 2, 3, 4]), times)
+    assert not _ascending_within_ties(ids, np.array([0, 1, 2, 3, 4]), times)  # E2 before E1 at one instant
+    assert not _ascending_within_ties(pd.Series([2, 1]), np.array([0, 1]), np.array([1.0, 1.0]))  # not text: sort

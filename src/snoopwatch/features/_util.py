@@ -82,9 +82,8 @@ def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """True where query (int64, -1 = missing) is among keys."""
     if len(keys) == 0:
         return np.zeros(len(query), dtype=bool)
-    known = sorted_unique(keys)  # few (a table's rows): scattered look-ups into it stay in cache
-    pos = np.minimum(np.searchsorted(known, query), len(known) - 1)
-    return (known[pos] == query) & (query >= 0)
+    known = sorted_unique(keys[keys >= 0])  # -1 (missing) is never a member
+    return positions_in(known, query) >= 0 if len(known) else np.zeros(len(query), dtype=bool)
 
 
 def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
