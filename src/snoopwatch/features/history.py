@@ -83,7 +83,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:
-        peers = _unit_peer_days(ctx, has, pair, first_of_day, by_pair, sorted_pd, day, span)
+        peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
     del pair, by_pair, sorted_pd, earlier_days, keys, picked, no_case  # the crowd needs none of them
@@ -93,16 +93,18 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         # One entry per (subject, user, day): the user's first look at the subject that day.
         entry = has & first_of_day
         entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
-        base = subject << _MINUTE_BITS
-        # Sorts every query below (offsets keep the order): rows are in time order, so a stable sort by
-        # subject orders them by (subject, minute).
+        # The queries are made in (subject, minute) order, so every search walks `entries` in step: rows
+        # are in time order, so a stable sort by subject orders them by (subject, minute).
         by_subject = stable_argsort(subject)
+        base, minute = subject[by_subject] << _MINUTE_BITS, minute[by_subject]
+        del subject
 
         def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
-            hi = searchsorted_in_order(entries, base + np.maximum(minute - until_back, 0), by_subject,
-                                       "right" if right else "left")
-            lo_ = searchsorted_in_order(entries, base + np.maximum(minute - minutes_back, 0), by_subject)
-            return (hi - lo_).astype(np.float64)
+            count = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), "right" if right else "left")
+            count -= np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0))
+            out_ = np.empty(len(count), dtype=np.float64)
+            out_[by_subject] = count  # back to row order
+            return out_
 
         window = CROWD_WINDOW_DAYS * DAY // 60
         recent = count_since(window)
@@ -113,8 +115,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     return {k: v for k, v in out.items() if k in wanted}
 
 
-def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, first_of_day: np.ndarray,
-                    by_pair: np.ndarray, sorted_pd: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
+def _unit_peer_days(ctx: Context, has: np.ndarray, first_of_day: np.ndarray, by_pair: np.ndarray,
+                    sorted_pd: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
     """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
     looked at the same subject (user-days, the user's own excluded). Users of unknown unit get 1: one
     colleague, neither alone nor a crowd.
@@ -129,14 +131,21 @@ def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, first_of_da
     unit_entries = np.sort((su[known & first_of_day] * span) + day[known & first_of_day])
     own_entries = sorted_pd[has[by_pair]]
     own_entries = own_entries[first_of_run(own_entries)]
-    start = np.maximum(day - PEER_WINDOW_DAYS, 0)
+    back = np.minimum(day, PEER_WINDOW_DAYS)  # window start = day - back (never before the log's first day)
+    # Unit days, searched in (subject-unit, day) order; the window's start ascends with its day.
     su_day = su * span + day
-    by_su = stable_argsort(su_day)  # also sorts su * span + start (start ascends with day)
-    in_unit = searchsorted_in_order(unit_entries, su_day, by_su)
+    del su
+    by_su = stable_argsort(su_day)
+    su_day = su_day[by_su]
+    found = np.searchsorted(unit_entries, su_day)
+    found -= np.searchsorted(unit_entries, su_day - back[by_su])
     del su_day
-    in_unit -= searchsorted_in_order(unit_entries, su * span + start, by_su)
-    del su, by_su
-    in_unit -= searchsorted_in_order(own_entries, pair * span + day, by_pair)  # the user's own days
-    in_unit += searchsorted_in_order(own_entries, pair * span + start, by_pair)
+    in_unit = np.empty(len(found), dtype=np.int64)
+    in_unit[by_su] = found  # back to row order
+    del by_su, found
+    # The user's own days, searched in (pair, day) order: sorted_pd holds those keys already.
+    own = np.searchsorted(own_entries, sorted_pd)
+    own -= np.searchsorted(own_entries, sorted_pd - back[by_pair])
+    in_unit[by_pair] -= own
     peers = np.maximum(in_unit, 0).astype(np.float64)
     return np.where(known, peers, 1.0)
