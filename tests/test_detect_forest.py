@@ -146,3 +146,13 @@ def test_event_reason_codes_order_ties_like_a_stable_sort():
     expected = [";".join(dict.fromkeys(reasons[i] for i, s in zip(row, power, strict=True) if s >= 1.0))
                 for row, power in zip(order, strength, strict=True)]
     assert event_reason_codes(surprise, names).tolist() == expected
+
+
+def test_scores_fall_back_to_scikit_learn_when_its_private_tables_are_missing(monkeypatch):
+    from snoopwatch.detect import forest as forest_module
+
+    X = _normal(500)
+    est = SnoopwatchForest(n_estimators=5, directions=DIRECTIONS, random_state=1).fit(X)
+    walked = est.score_samples(X)
+    monkeypatch.setattr(forest_module, "_average_path_length", None)
+    np.testing.assert_array_equal(est.score_samples(X), walked)

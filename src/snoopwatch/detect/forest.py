@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
-from sklearn.ensemble._iforest import _average_path_length
+
+try:  # the fitted forest's own path-length tables (scikit-learn >= 1.4); without them, its score_samples
+    from sklearn.ensemble._iforest import _average_path_length
+except ImportError:  # pragma: no cover - other scikit-learn versions
+    _average_path_length = None
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -86,6 +90,13 @@ def _run(task, items, parallel: bool = True) -> None:
     else:
         for item in items:
             task(item)
+
+
+def _walkable(forest: IsolationForest) -> bool:
+    """True when the fitted forest has the per-node tables _isolation_scores reads (private in scikit-learn)."""
+    return _average_path_length is not None and all(
+        hasattr(forest, name) for name in ("_decision_path_lengths", "_average_path_length_per_tree",
+                                           "_max_features", "_max_samples", "estimators_features_"))
 
 
 def _leaf_path_lengths(forest: IsolationForest) -> list[np.ndarray]:
@@ -212,7 +223,10 @@ class SnoopwatchForest(BaseEstimator):
         """Anomaly score per row: higher = more suspicious (IsolationForest's sign flipped here only)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        return _isolation_scores(self.forest_, self._directed(X))
+        directed = self._directed(X)
+        if not _walkable(self.forest_):  # a scikit-learn without the tables the walk reads: its own scoring
+            return -self.forest_.score_samples(directed)
+        return _isolation_scores(self.forest_, directed)
 
     def score_surprise(self, scores: np.ndarray, groups=None) -> np.ndarray:
         """-log10 of the share of training rows (of the row's group, when known) scoring at least as high:
