@@ -106,3 +106,53 @@ def test_surprise_is_judged_against_the_row_s_own_group():
     scores = est.score_samples(np.vstack([row, row]))
     judged = est.score_surprise(scores, ["pnc_operator", "detective"])
     assert judged[1] > judged[0]
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5])
+def test_own_tree_walk_gives_scikit_learn_s_scores_bit_for_bit(monkeypatch, max_features):
+    """score_samples walks the fitted trees itself (blocks, threads): the scores must be IsolationForest's."""
+    from snoopwatch.detect import forest as forest_module
+
+    X = _normal(3000)
+    est = SnoopwatchForest(n_estimators=15, max_features=max_features, directions=DIRECTIONS, random_state=3).fit(X)
+    expected = -est.forest_.score_samples(est._directed(X))
+    for block, threads in ((1000, 1), (1000, 2), (7, 1), (10**6, 2)):
+        monkeypatch.setattr(forest_module, "SCORE_BLOCK_ROWS", block)
+        monkeypatch.setattr(forest_module, "SCORE_THREADS", threads)
+        np.testing.assert_array_equal(est.score_samples(X), expected)
+
+
+def test_feature_surprise_by_group_tables_matches_row_by_row():
+    """Grouping rows by their table is an optimisation: each row gets what it gets when judged alone."""
+    X = _normal(3000)
+    groups = np.array(["pnc_operator", "detective", "analyst"] * 1000, dtype=object)
+    est = SnoopwatchForest(n_estimators=10, directions=DIRECTIONS, random_state=0).fit(X, groups=groups)
+    rows = np.vstack([X[:40], X[:40] * 3.0]).astype(np.float32)
+    labels = np.concatenate([groups[:40], groups[:40][::-1]])
+    together = est.feature_surprise(rows, labels)
+    alone = np.vstack([est.feature_surprise(rows[i:i + 1], labels[i:i + 1]) for i in range(len(rows))])
+    np.testing.assert_array_equal(together, alone)
+
+
+
+def test_event_reason_codes_order_ties_like_a_stable_sort():
+    """Top reasons come from repeated argmax: strongest first, ties to the earlier feature, as a stable sort."""
+    names = NAMES[:6]
+    rng = np.random.default_rng(1)
+    surprise = rng.choice([0.0, 1.0, 2.0, 3.0], size=(500, len(names)), p=[0.4, 0.3, 0.2, 0.1]).astype(np.float32)
+    order = np.argsort(-surprise, axis=1, kind="stable")[:, :3]
+    strength = np.take_along_axis(surprise, order, axis=1)
+    reasons = [BY_NAME[n].reason for n in names]
+    expected = [";".join(dict.fromkeys(reasons[i] for i, s in zip(row, power, strict=True) if s >= 1.0))
+                for row, power in zip(order, strength, strict=True)]
+    assert event_reason_codes(surprise, names).tolist() == expected
+
+
+def test_scores_fall_back_to_scikit_learn_when_its_private_tables_are_missing(monkeypatch):
+    from snoopwatch.detect import forest as forest_module
+
+    X = _normal(500)
+    est = SnoopwatchForest(n_estimators=5, directions=DIRECTIONS, random_state=1).fit(X)
+    walked = est.score_samples(X)
+    monkeypatch.setattr(forest_module, "_average_path_length", None)
+    np.testing.assert_array_equal(est.score_samples(X), walked)

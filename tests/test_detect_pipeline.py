@@ -160,3 +160,15 @@ def test_pattern_evidence_stays_finite_far_in_the_tail():
     assert np.isfinite(value).all()
     assert value[0] > 1000  # thousands of one-in-a-thousand events: overwhelming, and still a number
     assert rollup.risk_from_evidence(value)[0] == 100
+
+
+def test_small_blocks_give_the_same_detection(monkeypatch, world, result):
+    """Reasons and tree walks run in blocks to bound memory: block sizes never change a score or an alert."""
+    from snoopwatch.detect import forest, pipeline
+
+    ds, model = world
+    monkeypatch.setattr(pipeline, "REASON_BLOCK_ROWS", 37)
+    monkeypatch.setattr(forest, "SCORE_BLOCK_ROWS", 101)
+    again = detect(ds, model, since=SINCE, budget=50)
+    pd.testing.assert_frame_equal(again.scores, result.scores)
+    assert [a.to_dict() for a in again.alerts] == [a.to_dict() for a in result.alerts]

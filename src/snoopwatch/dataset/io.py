@@ -147,9 +147,14 @@ def _as_category(series: pd.Series) -> pd.Series:
     cleaned = _as_text(pd.Series(series.cat.categories))
     new_codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
     old_codes = series.cat.codes.to_numpy()
-    codes = np.where(old_codes >= 0, new_codes[np.maximum(old_codes, 0)] if len(new_codes) else -1, -1)
     categories = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=series.index)
+    if np.array_equal(new_codes, np.arange(len(new_codes))):
+        codes = old_codes  # cleaning merged or emptied no category: the codes stand as they are
+    else:  # one look-up per row (code -1, missing, maps to the extra last slot)
+        codes = np.append(new_codes, -1).astype(old_codes.dtype if len(uniques) < np.iinfo(old_codes.dtype).max
+                                                 else np.int64)[old_codes]
+    # The codes are valid by construction (each is -1 or a position in categories): no second check.
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories, validate=False), index=series.index)
 
 
 def _to_utc(values: pd.Series, column: str, source_timezone: str | None) -> tuple[pd.Series, list[ColumnIssue]]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from snoopwatch.dataset.io import ColumnIssue, read_table, table_name
 from snoopwatch.dataset.model import Dataset, Problem
@@ -96,7 +98,7 @@ def _check_table(name: str, path: Path, frame: pd.DataFrame, issues: list[Column
             bad[f"{column}: required value is empty"] = empty
     for column in spec.unique:
         if column in frame.columns:
-            dup = (frame[column].duplicated(keep="first") & frame[column].notna()).to_numpy()
+            dup = _duplicated(frame[column])
             if dup.any():
                 problems.append(_row_problem(path.name, column, dup, f"duplicate {column} (the first is kept)",
                                              f"{column} must be unique; give each row its own"))
@@ -113,10 +115,9 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, Path]) -
             if other not in tables or column not in frame.columns or other_column not in tables[other].columns:
                 continue
             known = pd.Index(tables[other][other_column].dropna().astype(str).unique())
-            values = frame[column].astype(object)
-            dangling = (values.notna() & ~values.astype(str).isin(known)).to_numpy()
+            dangling = _not_in(frame[column], known)
             if dangling.any():
-                example = str(values[dangling].iloc[0])
+                example = str(frame[column].astype(object)[dangling].iloc[0])
                 problems.append(_row_problem(files[name].name, column, dangling,
                                              f"refers to a {other_column} not in {other} (e.g. {example!r})",
                                              f"add the missing rows to {other}, or correct the references"))
@@ -127,13 +128,43 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, Path]) -
         for column, other, other_column in (("user_id", "staff", "user_id"), ("subject_id", "subjects", "subject_id")):
             if other in tables and column in events.columns:
                 known = set(tables[other][other_column].dropna().astype(str))
-                values = events[column].dropna().astype(str).unique()
+                values = _distinct_text(events[column])
                 unknown = sorted(v for v in values if v not in known)
                 if unknown:
                     problems.append(Problem("warning", files["events"].name, column,
                                             f"{len(unknown)} {column} value(s) not in {other} (e.g. {unknown[0]!r})",
                                             f"features that need {other} treat these as unknown; add them to {other} if they should be known"))
     return problems, bad
+
+
+def _not_in(values: pd.Series, known: pd.Index) -> np.ndarray:
+    """Per row: True where the value is present and its text is not in `known`. A category column is
+    judged once per category, not once per row (millions of events, a few thousand ids)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        unknown = ~pd.Index(values.cat.categories.astype(str)).isin(known)
+        return np.append(unknown, False)[values.cat.codes.to_numpy()]  # code -1 (missing) is never dangling
+    values = values.astype(object)
+    return (values.notna() & ~values.astype(str).isin(known)).to_numpy()
+
+
+def _distinct_text(values: pd.Series) -> np.ndarray:
+    """The distinct present values of a column as text (a category column: its categories in use)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        in_use = np.zeros(len(values.cat.categories) + 1, dtype=bool)
+        in_use[values.cat.codes.to_numpy()] = True
+        return np.asarray(values.cat.categories[in_use[:-1]].astype(str), dtype=object)
+    return values.dropna().astype(str).unique()
+
+
+def _duplicated(values: pd.Series) -> np.ndarray:
+    """Per row: True for a repeat of an earlier row's value (missing values are never repeats). Ids that
+    strictly increase down the file (a generated or exported log usually) cannot repeat: checked in one
+    vectorised comparison of neighbours before hashing millions of strings."""
+    if len(values) > 1 and isinstance(values.dtype, pd.StringDtype) and not values.isna().any():
+        ids = pa.array(values.array)  # Arrow-backed strings: no copy
+        if pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+            return np.zeros(len(values), dtype=bool)
+    return (values.duplicated(keep="first") & values.notna()).to_numpy()
 
 
 def _read_manifest(directory: Path) -> tuple[dict, list[Problem]]:
@@ -232,7 +263,14 @@ def load_dataset(
     events = frames["events"]
     if "event_id" not in events.columns or events["event_id"].isna().any():
         events = with_derived_event_ids(events)
-    frames["events"] = events.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    # Time order (stable). A log already in time order (the usual export) is kept as it is: sorting it
+    # would copy every column, event ids included, to the same order.
+    in_order = events["timestamp"].is_monotonic_increasing and events.index.equals(pd.RangeIndex(len(events)))
+    frames["events"] = events if in_order else events.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    del events
+    # Arrow keeps the buffers it decoded and sorted the tables with for reuse; later steps allocate through
+    # numpy, not Arrow, so hand them back (at 10M events, hundreds of MB resident for the rest of a run).
+    pa.default_memory_pool().release_unused()
     return Dataset(frames, manifest, directory, problems, rejects, {n: files[n] for n in frames})
 
 

@@ -11,15 +11,28 @@ deviations toward "less explained" can isolate a point. The same directed values
 surprises (-log10 of the share of training events at least as extreme), which become the reasons.
 
 Fitting: isolation trees are built on a random sample (`fit_rows`, then `max_samples` per tree), which
-keeps training on tens of millions of events to seconds; scoring is chunked by scikit-learn.
+keeps training on tens of millions of events to seconds.
+
+Scoring walks the fitted scikit-learn trees directly (`_isolation_scores`): the same tree.apply and the
+same per-leaf path lengths as IsolationForest.score_samples, added in the same order, so the scores are
+identical to the last bit; it skips scikit-learn's second validation and copy of the matrix, and walks
+the rows in blocks small enough to stay in the CPU cache while every tree visits them.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
+
+try:  # the fitted forest's own path-length tables (scikit-learn >= 1.4); without them, its score_samples
+    from sklearn.ensemble._iforest import _average_path_length
+except ImportError:  # pragma: no cover - other scikit-learn versions
+    _average_path_length = None
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -32,6 +45,8 @@ except ImportError:  # pragma: no cover - older scikit-learn
 TAIL_GRID = 160  # tail probabilities per feature kept for surprises (log-spaced down to 1 / rows)
 MIN_GROUP_ROWS = 200  # a group (role) needs this many sampled rows for its own tables (fewer rows cap the surprise it can show)
 EXTRA_DECADES = 6.0  # at most this many decades of extrapolation beyond the training maximum
+SCORE_BLOCK_ROWS = 32_768  # rows per tree walk: the block's features stay in the CPU cache across the trees
+SCORE_THREADS = min(2, os.cpu_count() or 1)  # blocks scored in parallel (tree.apply releases the GIL)
 
 
 def _tail_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +81,59 @@ def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int
     return value
 
 
+def _run(task, items, parallel: bool = True) -> None:
+    """task(item) for every item, on SCORE_THREADS threads when there is more than one item (the tasks
+    write disjoint parts of their output, and numpy and tree.apply release the GIL while they work)."""
+    if parallel and SCORE_THREADS > 1 and len(items) > 1:
+        with ThreadPoolExecutor(SCORE_THREADS) as pool:
+            list(pool.map(task, items))
+    else:
+        for item in items:
+            task(item)
+
+
+def _walkable(forest: IsolationForest) -> bool:
+    """True when the fitted forest has the per-node tables _isolation_scores reads (private in scikit-learn)."""
+    return _average_path_length is not None and all(
+        hasattr(forest, name) for name in ("_decision_path_lengths", "_average_path_length_per_tree",
+                                           "_max_features", "_max_samples", "estimators_features_"))
+
+
+def _leaf_path_lengths(forest: IsolationForest) -> list[np.ndarray]:
+    """Per tree and node: the path length IsolationForest.score_samples adds for a row ending there (node
+    depth + average path length of the node's training rows - 1), computed as scikit-learn computes it."""
+    lengths = []
+    for tree, depths, average in zip(forest.estimators_, forest._decision_path_lengths,
+                                     forest._average_path_length_per_tree, strict=True):
+        lengths.append(depths[np.arange(tree.tree_.node_count)] + average[np.arange(tree.tree_.node_count)] - 1.0)
+    return lengths
+
+
+def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
+    """IsolationForest.score_samples(X) without the minus sign, bit for bit, for a validated float32 matrix.
+
+    Per block of SCORE_BLOCK_ROWS rows, every tree finds each row's leaf (tree.apply) and the leaf's path
+    length is added to the row's total in tree order, as scikit-learn adds them; then the same
+    normalisation 2 ** (-total / (trees x average path length of max_samples)).
+    """
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n = X.shape[0]
+    lengths = _leaf_path_lengths(forest)
+    subsample = forest._max_features != X.shape[1]
+    depths = np.zeros(n, dtype=np.float64)
+
+    def walk(start: int) -> None:
+        block = X[start:start + SCORE_BLOCK_ROWS]
+        total = depths[start:start + SCORE_BLOCK_ROWS]  # each block owns its rows: no lock needed
+        for tree, features, length in zip(forest.estimators_, forest.estimators_features_, lengths, strict=True):
+            leaves = tree.apply(block[:, features] if subsample else block, check_input=False)
+            total += length[leaves]
+
+    _run(walk, range(0, n, SCORE_BLOCK_ROWS))
+    denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+    return 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
+
+
 class SnoopwatchForest(BaseEstimator):
     """Isolation forest on directed, median-floored features; higher score = more suspicious.
 
@@ -94,9 +162,10 @@ class SnoopwatchForest(BaseEstimator):
         return signs
 
     def _directed(self, X: np.ndarray) -> np.ndarray:
-        """Features turned so that higher = more suspicious, floored at the training median."""
+        """Features turned so that higher = more suspicious, floored at the training median (one new array)."""
         signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
-        return np.maximum(X * signs, self.floor_)
+        directed = np.multiply(X, signs, dtype=np.float32)
+        return np.maximum(directed, self.floor_, out=directed)
 
     def fit(self, X, y=None, groups=None):
         """Fit on X (rows x features). groups: optional label per row (the user's role); feature surprises
@@ -154,7 +223,10 @@ class SnoopwatchForest(BaseEstimator):
         """Anomaly score per row: higher = more suspicious (IsolationForest's sign flipped here only)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        return -self.forest_.score_samples(self._directed(X))
+        directed = self._directed(X)
+        if not _walkable(self.forest_):  # a scikit-learn without the tables the walk reads: its own scoring
+            return -self.forest_.score_samples(directed)
+        return _isolation_scores(self.forest_, directed)
 
     def score_surprise(self, scores: np.ndarray, groups=None) -> np.ndarray:
         """-log10 of the share of training rows (of the row's group, when known) scoring at least as high:
@@ -174,21 +246,28 @@ class SnoopwatchForest(BaseEstimator):
         least as extreme in the suspicious direction, minus that of the median (0 = not unusual)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        directed = self._directed(X)
-        table = self._tables_for(len(directed), groups)
+        # Feature-major (one contiguous row per feature): each feature's values are read in one sweep.
+        directed = np.ascontiguousarray(self._directed(X).T)
+        table = self._tables_for(X.shape[0], groups)
         out = np.zeros(directed.shape, dtype=np.float32)
-        for k in range(directed.shape[1]):
+
+        def judge(k: int) -> None:  # one feature: writes its own row of `out` only
+            column, floor = directed[k], self.floor_[k]
             # Rows at the floor (most rows, for most features) are not unusual by definition: skip them.
-            above = np.flatnonzero(directed[:, k] > self.floor_[k]) if np.isfinite(self.floor_[k]) \
-                else np.arange(len(directed))
+            above = np.flatnonzero(column > floor) if np.isfinite(floor) else np.arange(len(column))
             if not len(above):
-                continue
-            values, tables = directed[above, k].astype(np.float64), table[above]
-            for t in np.unique(tables):  # one pass per group table (a dozen roles), not per row
-                rows = tables == t
+                return
+            values, tables = column[above].astype(np.float64), table[above]
+            # The rows of each group table together (a dozen roles): one look-up per table, not per row.
+            by_table = np.argsort(tables.astype(np.uint16) if len(self.group_rows_) <= 1 << 16 else tables, kind="stable")
+            counts = np.bincount(tables, minlength=len(self.group_rows_))
+            ends = np.cumsum(counts)
+            for t in np.flatnonzero(counts):
+                rows = by_table[ends[t] - counts[t]:ends[t]]
                 m = int(self.group_rows_[t])
                 levels, log_p = self.feature_levels_[t, k], self.feature_log_p_[t, k]
-                base = _tail_lookup(np.array([self.floor_[k]], np.float64), levels, log_p, m)[0] \
-                    if np.isfinite(self.floor_[k]) else 0.0
-                out[above[rows], k] = np.maximum(_tail_lookup(values[rows], levels, log_p, m) - base, 0.0)
-        return out
+                base = _tail_lookup(np.array([floor], np.float64), levels, log_p, m)[0] if np.isfinite(floor) else 0.0
+                out[k, above[rows]] = np.maximum(_tail_lookup(values[rows], levels, log_p, m) - base, 0.0)
+
+        _run(judge, range(directed.shape[0]), parallel=directed.shape[1] >= SCORE_BLOCK_ROWS)
+        return out.T  # rows x features (a transposed view: no copy)

@@ -21,14 +21,15 @@ from snoopwatch.detect import rollup
 from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
 from snoopwatch.detect.allowlist import AllowEntry, load_allowlist, match
 from snoopwatch.detect.model import TrainedModel
-from snoopwatch.detect.reasons import alert_reasons, event_reason_codes, summary
+from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reason_codes, summary
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import build_features
-from snoopwatch.features._util import DAY, seconds
+from snoopwatch.features._util import DAY, seconds, sorted_unique, stable_argsort
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
+REASON_BLOCK_ROWS = 250_000  # events explained per block (reason codes for events scoring >= 1)
 
 
 def _neutral_fill(model: TrainedModel, name: str) -> float:
@@ -37,6 +38,18 @@ def _neutral_fill(model: TrainedModel, name: str) -> float:
     floor = float(model.estimator.floor_[k])
     sign = float(model.estimator.signs_[k]) or 1.0
     return floor * sign if np.isfinite(floor) else 0.0
+
+
+def _factorize_users(users: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, user id text per code), codes numbered in order of first appearance (as
+    pd.factorize of the text numbers them). A category column is factorized by its integer codes, so the
+    id text is made once per user, not once per event."""
+    if isinstance(users.dtype, pd.CategoricalDtype):
+        codes, first = pd.factorize(users.cat.codes.to_numpy())
+        names = np.asarray(users.cat.categories.astype(str), dtype=object)
+        return codes, np.append(names, "nan")[first]  # code -1 (a missing id) reads "nan", as astype(str) does
+    codes, names = pd.factorize(users.astype(str).to_numpy())
+    return codes, np.asarray(names, dtype=object)
 
 
 def _iso_day(day: int) -> str:
@@ -74,8 +87,11 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     # month and year windows hold the months and the year, not just the day.
     lookback = max(rollup.WINDOWS.values()) * DAY
     context = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9 - lookback
-    # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite.
-    finite = np.isfinite(frame[model.features].to_numpy(np.float32)).all(axis=1)
+    # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite
+    # (checked column by column: no copy of the whole feature matrix).
+    finite = np.ones(len(frame), dtype=bool)
+    for name in model.features:
+        finite &= np.isfinite(frame[name].to_numpy())
     bad = scored & ~finite
     rejects = [r for r in [dataset.rejects.get("events")] if r is not None and len(r)]
     if bad.any():
@@ -84,11 +100,12 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rejects.append(rejected)
     reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
     keep = context & finite
+    everything = bool(keep.all())  # the usual case (no --since, no bad rows): use the frames as they are
     idx = np.flatnonzero(keep)
     in_scope = scored[idx]
-    sub = frame.iloc[idx]
+    sub = frame if everything else frame.iloc[idx]
     step = time.perf_counter()
-    roles = fs.roles[idx] if fs.roles is not None else None
+    roles = fs.roles if everything or fs.roles is None else fs.roles[idx]
     score, _forest = model.event_scores(sub, roles)
     score = np.maximum(score, 0.0) + 0.0  # no negative zero in the scores file
     timings["score"] = time.perf_counter() - step
@@ -96,34 +113,39 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     step = time.perf_counter()
     reasons = np.full(len(idx), "", dtype=object)
     explain = np.flatnonzero((score >= REASONS_FROM_SCORE) & in_scope)
-    if len(explain):
-        surprise = model.estimator.feature_surprise(sub.iloc[explain][model.features].to_numpy(np.float32),
-                                                    roles[explain] if roles is not None else None)
-        reasons[explain] = event_reason_codes(surprise, model.features)
-    ev = events.iloc[idx]
+    columns = [sub.columns.get_loc(name) for name in model.features]
+    for start in range(0, len(explain), REASON_BLOCK_ROWS):  # blocks: a bounded feature copy at a time
+        rows = explain[start:start + REASON_BLOCK_ROWS]
+        surprise = model.estimator.feature_surprise(sub.iloc[rows, columns].to_numpy(np.float32),
+                                                    roles[rows] if roles is not None else None)
+        reasons[rows] = event_reason_codes(surprise, model.features)
+    needed = [c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]
+    ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
+    user_codes, user_names = _factorize_users(ev["user_id"])
     rows_all = pd.DataFrame({
-        "event_id": ev["event_id"].to_numpy(), "user_id": ev["user_id"].astype(str).to_numpy(),
+        # event ids stay in the table's own (Arrow) storage: no Python string per event
+        "event_id": ev["event_id"].reset_index(drop=True), "user_id": user_names[user_codes],
         "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64), "reasons": reasons,
     })
-    scores = rows_all[in_scope].reset_index(drop=True)
+    scores = rows_all if bool(in_scope.all()) else rows_all[in_scope].reset_index(drop=True)
     timings["reasons"] = time.perf_counter() - step
 
     # Allow-list: which scored events each entry covers.
     step = time.perf_counter()
-    role = None
-    if dataset.staff is not None and "role" in dataset.staff.columns:
-        role_of = dict(zip(dataset.staff["user_id"].astype(str), dataset.staff["role"].astype(object), strict=False))
-        role = rows_all["user_id"].map(role_of)
-    subject = ev["subject_id"].reset_index(drop=True) if "subject_id" in ev.columns else None
-    hits = match(entries, rows_all["user_id"], role, subject, rows_all["timestamp"]) if entries else \
-        np.zeros((len(rows_all), 0), dtype=bool)
+    hits = np.zeros((len(rows_all), 0), dtype=bool)
+    if entries:
+        role = None
+        if dataset.staff is not None and "role" in dataset.staff.columns:
+            role_of = dict(zip(dataset.staff["user_id"].astype(str), dataset.staff["role"].astype(object), strict=False))
+            role = rows_all["user_id"].map(role_of)
+        subject = ev["subject_id"].reset_index(drop=True) if "subject_id" in ev.columns else None
+        hits = match(entries, rows_all["user_id"], role, subject, rows_all["timestamp"])
     allowed = hits.any(axis=1)
 
     staff = dataset.staff_count
     per_day = daily_budget(budget, staff)
-    user_codes, user_names = pd.factorize(rows_all["user_id"])
     day = np.floor(t[idx] / DAY).astype(np.int64)
-    scope_keys = np.unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
+    scope_keys = sorted_unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
 
     def raised(selected: pd.DataFrame) -> pd.DataFrame:
         """Alerts only for a user and day with events at or after --since; earlier days are memory."""
@@ -133,12 +155,11 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     cands = rollup.candidates(user_codes, day, score, ~allowed)
     chosen = raised(rollup.select(cands, per_day))
     ref = model.model_ref
-    order = np.lexsort((day, user_codes))
+    # Rows by (user, day), ties in row order: np.lexsort((day, user_codes)) by one packed sort.
+    order = stable_argsort(user_codes.astype(np.int64) * (int(day.max()) - int(day.min()) + 1) + (day - day.min())) \
+        if len(day) else np.zeros(0, dtype=np.int64)
     ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
-    event_ids_all = rows_all["event_id"].astype(str).to_numpy()
-    subjects_all = (ev["subject_id"].astype(object).where(ev["subject_id"].notna(), "").astype(str).to_numpy()
-                    if "subject_id" in ev.columns else np.full(len(ev), "", dtype=object))
     t_scored = t[idx]
     # The events behind each alert, then their feature surprises in one pass.
     alert_rows = []
@@ -149,6 +170,12 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
         alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
     every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
+    # Features, event ids and subjects of the alerts' events only (a few thousand), not of every event.
+    alert_features = {name: sub[name].to_numpy()[every] for name in SUMMARY_COLUMNS if name in sub.columns}
+    alert_event_ids = ev["event_id"].iloc[every].astype(str).to_numpy(dtype=object)
+    alert_subjects = (ev["subject_id"].iloc[every].astype(object).where(ev["subject_id"].iloc[every].notna(), "")
+                      .astype(str).to_numpy(dtype=object) if "subject_id" in ev.columns
+                      else np.full(len(every), "", dtype=object))
     if len(every):
         surprise_all = model.estimator.feature_surprise(sub.iloc[every][model.features].to_numpy(np.float32),
                                                         roles[every] if roles is not None else None)
@@ -157,11 +184,13 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(int)
     for k, row in enumerate(chosen.itertuples(index=False)):
         rows = alert_rows[k]
-        event_ids = event_ids_all[rows].tolist()
+        mine = slice(offsets[k], offsets[k + 1])
+        event_ids = alert_event_ids[mine].tolist()
         why = alert_reasons(surprise_all[offsets[k]:offsets[k + 1]], model.features)
         user = str(user_names[row.user])
         start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
-        sentence = summary(user, sub.iloc[rows], t_scored[rows], subjects_all[rows], why)
+        sentence = summary(user, {name: values[mine] for name, values in alert_features.items()}, t_scored[rows],
+                           alert_subjects[mine], why)
         risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
         alerts.append(Alert(
             alert_id=alert_id(user, start, end, ref["file_hash"], event_ids), user_id=user,
@@ -186,7 +215,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     suppressed = pd.DataFrame(suppressed_rows, columns=["entry", "why", "events", "alerts"])
     timings["rollup"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    days = int(np.unique(day[in_scope]).size)
+    days = int(sorted_unique(day[in_scope]).size)
     alerts.sort(key=lambda a: (a.window_end, -a.risk, a.user_id))
     return Detection(scores=scores, alerts=alerts, rejects=reject_frame, suppressed=suppressed,
                      features_used=list(model.features), notes=notes, budget_per_day=per_day, days=days,

@@ -7,16 +7,25 @@ surprise >= REASON_MIN_SURPRISE, strongest first; an alert's reasons add the sur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from snoopwatch.detect.alerts import Reason
 from snoopwatch.features.registry import BY_NAME
-from snoopwatch.features.rules import rule_flags
+from snoopwatch.features.rules import RULE_INPUTS, rule_flag_arrays
 
 REASON_MIN_SURPRISE = 1.0  # at most one training event in ten is this extreme on the feature
 EVENT_REASONS = 3
 ALERT_REASONS = 5
+_RELATIONS = (("self_lookup", "their own record"), ("surname_match_rarity", "same surname"),
+              ("same_postcode_sector", "same postcode sector"), ("home_proximity", "close to home"),
+              ("declared_association", "a declared relationship"), ("colleague_record", "a colleague"),
+              ("subject_vip", "a public figure"), ("subject_vulnerable", "vulnerable"),
+              ("subject_victim", "a victim"), ("subject_ocg", "organised-crime nominal"))
+# Every feature column a summary reads.
+SUMMARY_COLUMNS = tuple(dict.fromkeys([*RULE_INPUTS, *(column for column, _ in _RELATIONS)]))
 
 
 def event_reason_codes(surprise: np.ndarray, features: list[str]) -> np.ndarray:
@@ -25,8 +34,16 @@ def event_reason_codes(surprise: np.ndarray, features: list[str]) -> np.ndarray:
     if n == 0:
         return np.array([], dtype=object)
     top = min(EVENT_REASONS, f)
-    order = np.argsort(-surprise, axis=1, kind="stable")[:, :top]
-    strength = np.take_along_axis(surprise, order, axis=1)
+    # The `top` strongest features per row, ties to the earlier feature (as a stable sort would order
+    # them): repeated argmax, each pick masked out, instead of sorting all the features of every row.
+    remaining = np.array(surprise, dtype=np.float32, order="C")
+    order = np.empty((n, top), dtype=np.int64)
+    strength = np.empty((n, top), dtype=remaining.dtype)
+    rows = np.arange(n)
+    for k in range(top):
+        order[:, k] = remaining.argmax(axis=1)
+        strength[:, k] = remaining[rows, order[:, k]]
+        remaining[rows, order[:, k]] = -np.inf
     picked = np.where(strength >= REASON_MIN_SURPRISE, order, f)  # f = "no reason"
     combo = np.zeros(n, dtype=np.int64)
     for k in range(top):
@@ -81,25 +98,26 @@ def _of(count: int, total: int) -> str:
     return f"{count} of {total}"
 
 
-def summary(user_id: str, rows: pd.DataFrame, times: np.ndarray, subjects: np.ndarray,
+def summary(user_id: str, rows: pd.DataFrame | Mapping[str, np.ndarray], times: np.ndarray, subjects: np.ndarray,
             reasons: list[Reason]) -> str:
     """One sentence an investigator can check against the log, e.g. "PC1 looked up 1 person 7 times over
-    14 months (same rare surname, same postcode sector); none linked to a case; 5 of 7 off duty"."""
-    n = len(rows)
-    flags = rule_flags(rows)
+    14 months (same rare surname, same postcode sector); none linked to a case; 5 of 7 off duty".
+
+    rows: the events' features, as a frame or as plain arrays by feature name (SUMMARY_COLUMNS are read).
+    """
+    n = len(times)
+    if isinstance(rows, pd.DataFrame):
+        rows = {column: rows[column].to_numpy() for column in SUMMARY_COLUMNS if column in rows.columns}
+    flags = rule_flag_arrays(rows, n)
     distinct = len({s for s in subjects if isinstance(s, str) and s})
     who = f"{distinct} {'person' if distinct == 1 else 'people'}" if distinct else "records"
     span = float(times.max() - times.min()) if n else 0.0
     head = f"{user_id} looked up {who} {n} time{'s' if n > 1 else ''}"
     head += f" over {_span_words(span)}" if n > 1 else ""
     relations = []
-    for column, words in (("self_lookup", "their own record"), ("surname_match_rarity", "same surname"),
-                          ("same_postcode_sector", "same postcode sector"), ("home_proximity", "close to home"),
-                          ("declared_association", "a declared relationship"), ("colleague_record", "a colleague"),
-                          ("subject_vip", "a public figure"), ("subject_vulnerable", "vulnerable"),
-                          ("subject_victim", "a victim"), ("subject_ocg", "organised-crime nominal")):
-        if column in rows.columns:
-            values = rows[column].to_numpy(np.float64)
+    for column, words in _RELATIONS:
+        if column in rows:
+            values = np.asarray(rows[column], dtype=np.float64)
             hit = int((values > (0.5 if column == "home_proximity" else 0)).sum())
             if hit:
                 if column == "surname_match_rarity" and values.max() > 0.6:
@@ -109,7 +127,7 @@ def summary(user_id: str, rows: pd.DataFrame, times: np.ndarray, subjects: np.nd
         head += " (" + ", ".join(relations) + ")"
     clauses = [head]
     unexplained = int(flags["no_case_link"].sum())
-    if "explained_by_case" in rows.columns or "case_ref_present" in rows.columns:
+    if "explained_by_case" in rows or "case_ref_present" in rows:
         if unexplained == n:
             clauses.append("none linked to a case" if n > 1 else "not linked to a case")
         elif unexplained:

@@ -75,16 +75,45 @@ def daily_budget(budget: float, staff: int) -> int:
     return max(1, math.ceil(round(budget * staff / 1000.0, 9)))
 
 
+def daily_counts(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    """One row per (user, day) with events, sorted by user then day: n events (allow-listed events still
+    count as activity), k0, k1, ... events at each level of LEVELS and top, the highest score (never
+    allow-listed ones).
+
+    Counted with bincount over the sorted distinct (user, day) keys: no frame of one row per event.
+    """
+    if len(user) == 0:
+        return pd.DataFrame({"user": np.zeros(0, np.int64), "day": np.zeros(0, np.int64), "n": np.zeros(0),
+                             **{f"k{i}": np.zeros(0) for i in range(len(LEVELS))}, "top": np.zeros(0)})
+    user = np.asarray(user, dtype=np.int64)
+    day = np.asarray(day, dtype=np.int64)
+    first_day = int(day.min())
+    days = int(day.max()) - first_day + 1
+    key = user * days + (day - first_day)  # ascends with (user, day)
+    if int(key.max()) < max(4 * len(key), 1 << 22):  # keys few enough to count by key directly
+        group, keys = key, np.flatnonzero(np.bincount(key))  # every (user, day) with an event, ascending
+        pick = keys  # the counts of the keys in use
+    else:
+        ordered = np.sort(key)
+        keys = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+        del ordered
+        group, pick = np.searchsorted(keys, key), slice(None)
+    del key
+    size = int(group.max()) + 1
+    out = {"user": keys // days, "day": keys % days + first_day,
+           "n": np.bincount(group, minlength=size)[pick].astype(np.float64)}
+    for i, level in enumerate(LEVELS):
+        out[f"k{i}"] = np.bincount(group, weights=(score >= level) & usable, minlength=size)[pick].astype(np.float64)
+    top = np.zeros(size, dtype=np.float64)  # scores are never negative
+    np.maximum.at(top, group, np.where(usable, score, 0.0))
+    out["top"] = top[pick]
+    return pd.DataFrame(out)
+
+
 def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
     """Every (user, day, window) with new evidence that day: columns user, day, window, days, evidence,
     level (the score threshold that gave the evidence), start_day."""
-    frame = pd.DataFrame({"user": user, "day": day, "n": np.ones(len(user))})
-    for i, level in enumerate(LEVELS):
-        frame[f"k{i}"] = ((score >= level) & usable).astype(np.float64)
-    frame.loc[~usable, "n"] = 1.0  # allow-listed events still count as activity, never as evidence
-    frame["top"] = np.where(usable, score, 0.0)
-    daily = frame.groupby(["user", "day"], sort=True).agg(
-        {"n": "sum", "top": "max", **{f"k{i}": "sum" for i in range(len(LEVELS))}}).reset_index()
+    daily = daily_counts(user, day, score, usable)
     fresh = daily["k0"].to_numpy() > 0
     rows = [pd.DataFrame({
         "user": daily["user"], "day": daily["day"], "window": "event", "days": 1, "evidence": daily["top"],

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from snoopwatch.dataset.model import Dataset
-from snoopwatch.features._util import DAY, codes, make_index, postcode_sector, seconds
+from snoopwatch.features._util import DAY, EarlierRows, codes, make_index, postcode_sector, seconds
 
 
 def _col(frame: pd.DataFrame | None, column: str) -> pd.Series | None:
@@ -45,12 +47,28 @@ class Context:
     unit: np.ndarray
     cache: dict = field(default_factory=dict)
 
+    @property
+    def in_order(self) -> bool:
+        """True when the events are already in time order (the loader sorts them), so no reordering copy."""
+        if "in_order" not in self.cache:
+            self.cache["in_order"] = bool(np.array_equal(self.order, np.arange(len(self.order))))
+        return self.cache["in_order"]
+
     def event_column(self, name: str) -> pd.Series | None:
         """An events column in time order (None when absent or empty)."""
         values = _col(self.dataset.events, name)
         if values is None:
             return None
-        return values.iloc[self.order] if self.order is not None else values
+        return values if self.in_order else values.iloc[self.order]
+
+    def earlier(self, name: str) -> EarlierRows:
+        """Events grouped by the user ("user") or the user's role ("role") for counts and sums over earlier
+        events; built once and shared, because a dozen features count over these two keys."""
+        key = f"earlier_{name}"
+        if key not in self.cache:
+            codes_of = {"user": self.user, "role": self.role}[name]
+            self.cache[key] = EarlierRows(codes_of.astype(np.int64))
+        return self.cache[key]
 
     def table_column(self, table: str, column: str) -> pd.Series | None:
         return _col(self.dataset.tables.get(table), column)
@@ -90,6 +108,18 @@ class Context:
         return user_out, subj_out
 
 
+def _ascending_within_ties(ids: pd.Series, rows: np.ndarray, times: np.ndarray) -> bool:
+    """True when the tied rows (in time order, `times` theirs) already have strictly ascending ids within
+    each instant, so ordering ties by id changes nothing: one vectorised comparison of neighbours in
+    Arrow (UTF-8 order is code point order, as numpy's text sort) instead of text for every tied row."""
+    if not isinstance(ids.dtype, pd.StringDtype) or ids.iloc[rows].isna().any():
+        return False
+    tied = pa.array(ids.iloc[rows].array)
+    same_instant = times[1:] == times[:-1]
+    ascending = pc.greater(tied[1:], tied[:-1]).to_numpy(zero_copy_only=False)
+    return bool(np.all(ascending | ~same_instant))
+
+
 def build_context(dataset: Dataset) -> Context:
     """Codes and time arrays for the events of `dataset`, sorted by time (stable)."""
     events = dataset.events
@@ -105,10 +135,12 @@ def build_context(dataset: Dataset) -> Context:
     if tied.any() and "event_id" in events.columns:
         positions = np.flatnonzero(tied)
         rows = order[positions]
-        ids = events["event_id"].to_numpy()[rows].astype(str)
-        order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
+        if not _ascending_within_ties(events["event_id"], rows, sorted_t[positions]):
+            ids = events["event_id"].iloc[rows].to_numpy().astype(str)  # text for the tied rows only
+            order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
     tables = dataset.tables
-    ev = events.iloc[order] if len(order) else events
+    # The loader sorts events by time already: then the table is used as it is, not copied in order.
+    ev = events if np.array_equal(order, np.arange(len(order))) else events.iloc[order]
 
     def c(table: str, column: str) -> pd.Series | None:
         return _col(tables.get(table), column)

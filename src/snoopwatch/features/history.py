@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, prior_count, searchsorted_in_order
+from snoopwatch.features._util import DAY, first_of_run, searchsorted_in_order, stable_argsort
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -30,60 +30,81 @@ def unexplained(ctx: Context) -> np.ndarray:
     return ref.isna().to_numpy() if ref is not None else np.ones(ctx.n, dtype=bool)
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     has = ctx.subject >= 0
     if not has.any():  # no subject on any event: this step's own features are all zero, no others
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in HISTORY_FEATURES if k in wanted}
     n_subjects = max(len(ctx.subjects), 1)
     raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
     raw_pair[~has] = -1
-    pair, _ = pd.factorize(raw_pair)  # dense pair id; -1 stays -1 (factorize maps it to its own code)
-    pair = pair.astype(np.int64)
-
-    first = prior_count(raw_pair) == 0
+    # Rows grouped by (user, subject), in time order within a pair (a stable sort of time-ordered rows):
+    # this one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
+    by_pair = stable_argsort(raw_pair).astype(np.int32 if ctx.n < 1 << 31 else np.int64)
+    new_pair = first_of_run(raw_pair[by_pair])
+    del raw_pair  # (arrays are dropped as soon as they are used up: at 10M events each is 80 MB)
+    pair = np.empty(ctx.n, dtype=np.int64)  # dense pair id, ascending with raw_pair; no-subject rows share one
+    pair[by_pair] = np.cumsum(new_pair) - 1
+    first = np.empty(ctx.n, dtype=bool)
+    first[by_pair] = new_pair
     out["first_access_pair"] = (first & has).astype(np.float32)
+    del new_pair, first
 
     # Earlier distinct days on which this user looked this subject up with no case explaining it.
     day0 = int(ctx.day.min())
     span = int(ctx.day.max()) - day0 + 2
     day = ctx.day - day0
     pd_key = pair * span + day
+    sorted_pd = pd_key[by_pair]  # ascending: pairs ascend, and days ascend within a pair
+    first_of_day = np.empty(ctx.n, dtype=bool)  # the user's first look at the subject that day
+    first_of_day[by_pair] = first_of_run(sorted_pd)
     no_case = unexplained(ctx) & has
-    keys = np.unique(pd_key[no_case])
-    by_pair = np.argsort(pd_key, kind="stable")  # sorts pair * span too (day < span)
+    picked = sorted_pd[no_case[by_pair]]
+    keys = picked[first_of_run(picked)]  # distinct (pair, day) keys without a case, sorted
     lo = searchsorted_in_order(keys, pair * span, by_pair)
     here = searchsorted_in_order(keys, pd_key, by_pair)
+    del pd_key
     earlier_days = (here - lo).astype(np.float64)
+    del here
     first_day = keys[np.minimum(lo, max(len(keys) - 1, 0))] - pair * span if len(keys) else np.zeros(ctx.n, np.int64)
+    del lo
     since_first = np.where(earlier_days > 0, day - first_day, 0)
+    del first_day
     # The span is measured against how long the log has known the user, so it means the same in a
     # 3-month training window and a 3-year detection run (a raw span only grows with the log).
-    users, first_row = np.unique(ctx.user, return_index=True)
+    first_row = np.flatnonzero(~pd.Series(ctx.user).duplicated().to_numpy())  # rows are in time order
+    users = ctx.user[first_row]
     user_first_day = np.zeros(int(users.max()) + 1 if len(users) else 1, dtype=np.int64)
     user_first_day[users] = day[first_row]
     known_for = day - user_first_day[ctx.user]
     out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
     out["prior_unexplained_span"] = np.where(has, since_first / (known_for + SPAN_PRIOR_DAYS), 0.0).astype(np.float32)
+    del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:
-        peers = _unit_peer_days(ctx, has, pair, pair * span + day, day, span)
+        peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
+    del pair, by_pair, sorted_pd, earlier_days, keys, picked, no_case  # the crowd needs none of them
     if {"crowd_3d", "crowd_excess"} & wanted:
         minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
         subject = ctx.subject.astype(np.int64)
         # One entry per (subject, user, day): the user's first look at the subject that day.
-        entry = has & ~pd.Series(pd_key).duplicated().to_numpy()
+        entry = has & first_of_day
         entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
-        base = subject << _MINUTE_BITS
-        by_subject = np.lexsort((minute, subject))  # sorts every query below (offsets keep the order)
+        # The queries are made in (subject, minute) order, so every search walks `entries` in step: rows
+        # are in time order, so a stable sort by subject orders them by (subject, minute).
+        by_subject = stable_argsort(subject)
+        base, minute = subject[by_subject] << _MINUTE_BITS, minute[by_subject]
+        del subject
 
         def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
-            hi = searchsorted_in_order(entries, base + np.maximum(minute - until_back, 0), by_subject,
-                                       "right" if right else "left")
-            lo_ = searchsorted_in_order(entries, base + np.maximum(minute - minutes_back, 0), by_subject)
-            return (hi - lo_).astype(np.float64)
+            count = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), "right" if right else "left")
+            count -= np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0))
+            out_ = np.empty(len(count), dtype=np.float64)
+            out_[by_subject] = count  # back to row order
+            return out_
 
         window = CROWD_WINDOW_DAYS * DAY // 60
         recent = count_since(window)
@@ -94,20 +115,37 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     return {k: v for k, v in out.items() if k in wanted}
 
 
-def _unit_peer_days(ctx: Context, has: np.ndarray, pair: np.ndarray, pd_key: np.ndarray, day: np.ndarray,
-                    span: int) -> np.ndarray:
+def _unit_peer_days(ctx: Context, has: np.ndarray, first_of_day: np.ndarray, by_pair: np.ndarray,
+                    sorted_pd: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
     """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
     looked at the same subject (user-days, the user's own excluded). Users of unknown unit get 1: one
-    colleague, neither alone nor a crowd."""
+    colleague, neither alone nor a crowd.
+
+    first_of_day: the user's first look at the subject that day; by_pair: rows sorted by (pair, day), and
+    sorted_pd the (pair, day) keys in that order. Every look-up below walks its sorted array in order.
+    """
     unit = ctx.unit.astype(np.int64)
     known = has & (unit >= 0)
     n_units = len(ctx.units) + 1
     su = ctx.subject.astype(np.int64) * n_units + np.maximum(unit, 0)
-    first_of_day = ~pd.Series(pd_key).duplicated().to_numpy()
     unit_entries = np.sort((su[known & first_of_day] * span) + day[known & first_of_day])
-    own_entries = np.unique(pd_key[has])
-    start = np.maximum(day - PEER_WINDOW_DAYS, 0)
-    in_unit = (np.searchsorted(unit_entries, su * span + day) - np.searchsorted(unit_entries, su * span + start))
-    own = (np.searchsorted(own_entries, pair * span + day) - np.searchsorted(own_entries, pair * span + start))
-    peers = np.maximum(in_unit - own, 0).astype(np.float64)
+    own_entries = sorted_pd[has[by_pair]]
+    own_entries = own_entries[first_of_run(own_entries)]
+    back = np.minimum(day, PEER_WINDOW_DAYS)  # window start = day - back (never before the log's first day)
+    # Unit days, searched in (subject-unit, day) order; the window's start ascends with its day.
+    su_day = su * span + day
+    del su
+    by_su = stable_argsort(su_day)
+    su_day = su_day[by_su]
+    found = np.searchsorted(unit_entries, su_day)
+    found -= np.searchsorted(unit_entries, su_day - back[by_su])
+    del su_day
+    in_unit = np.empty(len(found), dtype=np.int64)
+    in_unit[by_su] = found  # back to row order
+    del by_su, found
+    # The user's own days, searched in (pair, day) order: sorted_pd holds those keys already.
+    own = np.searchsorted(own_entries, sorted_pd)
+    own -= np.searchsorted(own_entries, sorted_pd - back[by_pair])
+    in_unit[by_pair] -= own
+    peers = np.maximum(in_unit, 0).astype(np.float64)
     return np.where(known, peers, 1.0)

@@ -83,8 +83,9 @@ def _requester(ctx: Context) -> np.ndarray:
     return ctx.cache["requester"]
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     n_users, n_subjects = len(ctx.users), len(ctx.subjects)
     has_case = ctx.case >= 0
     ref_given = ctx.event_column("case_ref")

@@ -35,8 +35,9 @@ def _per_user(ctx: Context, values: np.ndarray, fill) -> np.ndarray:
     return _spread(len(ctx.users), ctx.user_codes("staff"), values, fill)
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     has_subject = ctx.subject >= 0
     n_subjects = len(ctx.subjects)
 

@@ -11,8 +11,9 @@ HOURS = 24
 USER_PRIOR_STRENGTH = 20.0  # a user's hour profile counts as this many events of the role's profile
 
 
-def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     rosters = ctx.dataset.rosters
     if rosters is not None and ({"off_roster", "minutes_off_duty"} & wanted):
         r_user = ctx.user_codes("rosters").astype(np.int64)
@@ -30,10 +31,10 @@ def compute(ctx: Context, wanted: set[str]) -> dict[str, np.ndarray]:
     if {"hour_rarity_user", "hour_rarity_role"} & wanted:
         hour = ((ctx.t % DAY) // 3600).astype(np.int64)
         role_hour = prior_count(ctx.role.astype(np.int64) * HOURS + hour)
-        role_all = prior_count(ctx.role.astype(np.int64))
+        role_all = ctx.earlier("role").count()
         p_role = (role_hour + 1.0) / (role_all + HOURS)
         user_hour = prior_count(ctx.user.astype(np.int64) * HOURS + hour)
-        user_all = prior_count(ctx.user.astype(np.int64))
+        user_all = ctx.earlier("user").count()
         p_user = (user_hour + USER_PRIOR_STRENGTH * p_role) / (user_all + USER_PRIOR_STRENGTH)
         out["hour_rarity_role"] = (-np.log(p_role)).astype(np.float32)
         out["hour_rarity_user"] = (-np.log(p_user)).astype(np.float32)

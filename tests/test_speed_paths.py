@@ -1,0 +1,84 @@
+"""The fast paths (packed sorts, grouped counts, bincount roll-up) give exactly what the plain versions give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snoopwatch.detect.rollup import LEVELS, daily_counts
+from snoopwatch.features._util import EarlierRows, member, search_keyed, sorted_unique, stable_argsort
+
+
+@pytest.mark.parametrize("high", [1, 12, 70_000, 2**40, 2**62])
+def test_stable_argsort_is_numpy_s_stable_argsort(high):
+    values = np.random.default_rng(high % 1000).integers(-5, high, 5000)
+    np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+
+
+def test_sorted_unique_and_member():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(-1, 500, 300)  # -1 (missing) among the keys too
+    query = rng.integers(-1, 600, 2000)
+    np.testing.assert_array_equal(sorted_unique(keys), np.unique(keys))
+    np.testing.assert_array_equal(member(query, keys), np.isin(query, keys) & (query >= 0))
+
+
+@pytest.mark.parametrize("groups", [3, 300, 70_000])
+def test_earlier_rows_counts_and_sums_like_a_groupby(groups):
+    rng = np.random.default_rng(groups)
+    key = rng.integers(0, groups, 20_000) * 7 - 1
+    weight = rng.choice([0.0, 0.5, 1.0], 20_000)
+    by_key = pd.Series(weight).groupby(key, sort=False)
+    earlier = EarlierRows(key)
+    np.testing.assert_array_equal(earlier.count(), by_key.cumcount().to_numpy(np.float64))
+    np.testing.assert_array_equal(earlier.total(weight), by_key.cumsum().to_numpy() - weight)
+
+
+def test_search_keyed_sorts_time_ordered_queries_to_the_same_positions(monkeypatch):
+    from snoopwatch.features import _util
+
+    rng = np.random.default_rng(1)
+    composite = np.sort(rng.integers(0, 2**45, 3000))
+    q_dense = rng.integers(0, 50, 10_000)
+    q_time = np.sort(rng.integers(0, 2**40, 10_000)).astype(np.float64)
+    q_comp = (q_dense << 40) | q_time.astype(np.int64)
+    monkeypatch.setattr(_util, "SORTED_SEARCH_FROM", 1)
+    for side in ("left", "right"):
+        np.testing.assert_array_equal(search_keyed(composite, q_comp, q_dense, q_time, side),
+                                      np.searchsorted(composite, q_comp, side=side))
+
+
+@pytest.mark.parametrize("users", [30, 10**9])  # few users: counted by key; ids far apart: by sorted keys
+def test_daily_counts_is_the_per_user_day_groupby(users):
+    rng = np.random.default_rng(2)
+    n = 4000
+    user, day = rng.integers(0, users, n), rng.integers(20_000, 20_060, n)
+    score, usable = rng.exponential(1.5, n), rng.random(n) > 0.1
+    frame = pd.DataFrame({"user": user, "day": day, "n": np.ones(n)})
+    for i, level in enumerate(LEVELS):
+        frame[f"k{i}"] = ((score >= level) & usable).astype(np.float64)
+    frame["top"] = np.where(usable, score, 0.0)
+    expected = frame.groupby(["user", "day"], sort=True).agg(
+        {"n": "sum", **{f"k{i}": "sum" for i in range(len(LEVELS))}, "top": "max"}).reset_index()
+    pd.testing.assert_frame_equal(daily_counts(user, day, score, usable), expected)
+
+
+@pytest.mark.parametrize("high", [50, 5_000_000, 2**50])
+def test_positions_in_is_get_indexer(high):
+    from snoopwatch.features._util import positions_in
+
+    rng = np.random.default_rng(3)
+    uniques = pd.unique(rng.integers(0, high, 400))
+    query = np.concatenate([rng.choice(uniques, 3000), rng.integers(-1, high, 3000)])
+    np.testing.assert_array_equal(positions_in(uniques, query), pd.Index(uniques).get_indexer(query))
+
+
+def test_ties_already_in_id_order_are_recognised_and_others_are_not():
+    from snoopwatch.features.context import _ascending_within_ties
+
+    ids = pd.Series(["E2", "E1", "E3", "E4", "E5"], dtype=pd.StringDtype("pyarrow"))
+    times = np.array([1.0, 1.0, 2.0, 2.0, 3.0])
+    assert _ascending_within_ties(ids, np.array([1, 0, 2, 3, 4]), times)
+    assert not _ascending_within_ties(ids, np.array([0, 1, 2, 3, 4]), times)  # E2 before E1 at one instant
+    assert not _ascending_within_ties(pd.Series([2, 1]), np.array([0, 1]), np.array([1.0, 1.0]))  # not text: sort
