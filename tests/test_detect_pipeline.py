@@ -163,11 +163,13 @@ def test_pattern_evidence_stays_finite_far_in_the_tail():
 
 
 def test_small_blocks_give_the_same_detection(monkeypatch, world, result):
-    """Reasons and tree walks run in blocks to bound memory: block sizes never change a score or an alert."""
-    from snoopwatch.detect import forest, pipeline
+    """Scoring, reasons and tree walks run in blocks to bound memory: block sizes never change a score, a
+    reason or an alert."""
+    from snoopwatch.detect import forest
+    from snoopwatch.detect import model as model_module
 
     ds, model = world
-    monkeypatch.setattr(pipeline, "REASON_BLOCK_ROWS", 37)
+    monkeypatch.setattr(model_module, "CHUNK_ROWS", 37)
     monkeypatch.setattr(forest, "SCORE_BLOCK_ROWS", 101)
     again = detect(ds, model, since=SINCE, budget=50)
     pd.testing.assert_frame_equal(again.scores, result.scores)

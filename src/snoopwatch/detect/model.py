@@ -43,6 +43,7 @@ FOREST_WEIGHT = 1.0
 CHUNK_ROWS = 250_000  # rows per block when computing surprises (bounds memory at millions of events)
 MODEL_NAME = "snoopwatch-forest"
 MIN_TRAINING_EVENTS = 50
+BlockHook = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, block scores, block feature surprises)
 
 
 @dataclass
@@ -61,14 +62,22 @@ class TrainedModel:
         return {"name": MODEL_NAME, "version": self.envelope.get("snoopwatch", __version__),
                 "file_hash": self.file_hash}
 
-    def event_scores(self, frame: pd.DataFrame, roles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def event_scores(self, frame: pd.DataFrame, roles: np.ndarray | None = None,
+                     on_block: BlockHook | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(calibrated event score, forest surprise) for a feature frame with this model's columns;
-        roles: the user's role per row (FeatureSet.roles), for role-relative evidence."""
-        combined, forest = combined_score(self.estimator, frame, self.features, roles)
+        roles: the user's role per row (FeatureSet.roles), for role-relative evidence. on_block(start,
+        scores, surprises) sees each block's calibrated scores and feature surprises as they are made, so
+        that reasons need not compute the surprises again."""
         cal = self.envelope["calibration"]
-        score = _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]),
-                             extrapolate=True)
-        return score.astype(np.float32), forest.astype(np.float32)
+
+        def calibrated(combined: np.ndarray) -> np.ndarray:
+            return _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]),
+                                extrapolate=True).astype(np.float32)
+
+        hook = None if on_block is None else \
+            (lambda start, combined, surprise: on_block(start, calibrated(combined), surprise))
+        combined, forest = combined_score(self.estimator, frame, self.features, roles, hook)
+        return calibrated(combined), forest.astype(np.float32)
 
 
 def group_evidence(surprise: np.ndarray, features: list[str]) -> np.ndarray:
@@ -82,8 +91,10 @@ def group_evidence(surprise: np.ndarray, features: list[str]) -> np.ndarray:
 
 
 def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: list[str],
-                   roles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(uncalibrated combined score, forest surprise), computed in blocks of CHUNK_ROWS rows."""
+                   roles: np.ndarray | None = None,
+                   on_block: BlockHook | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uncalibrated combined score, forest surprise), computed in blocks of CHUNK_ROWS rows; on_block(start,
+    combined, surprises) is called with each block's scores and feature surprises."""
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
     forest = np.zeros(n, dtype=np.float64)
@@ -92,9 +103,11 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
         X = block[features].to_numpy(np.float32)
         block_roles = roles[start:start + len(block)] if roles is not None else None
         f = estimator.score_surprise(estimator.score_samples(X), block_roles)
-        evidence = group_evidence(estimator.feature_surprise(X, block_roles), features)
+        surprise = estimator.feature_surprise(X, block_roles)
         forest[start:start + len(block)] = f
-        combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + evidence, block)
+        combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
+        if on_block is not None:
+            on_block(start, combined[start:start + len(block)], surprise)
     return combined, forest
 
 

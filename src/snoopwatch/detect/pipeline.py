@@ -29,7 +29,6 @@ from snoopwatch.features._util import DAY, seconds, sorted_unique, stable_argsor
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
-REASON_BLOCK_ROWS = 250_000  # events explained per block (reason codes for events scoring >= 1)
 
 
 def _neutral_fill(model: TrainedModel, name: str) -> float:
@@ -106,19 +105,20 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     sub = frame if everything else frame.iloc[idx]
     step = time.perf_counter()
     roles = fs.roles if everything or fs.roles is None else fs.roles[idx]
-    score, _forest = model.event_scores(sub, roles)
+    reasons = np.full(len(idx), "", dtype=object)
+
+    def explain(start: int, block_score: np.ndarray, surprise: np.ndarray) -> None:
+        """Reason codes for the block's scored events at or above REASONS_FROM_SCORE, from the surprises
+        the scoring has just computed."""
+        rows = np.flatnonzero((block_score >= REASONS_FROM_SCORE) & in_scope[start:start + len(block_score)])
+        if len(rows):
+            reasons[start + rows] = event_reason_codes(surprise[rows], model.features)
+
+    score, _forest = model.event_scores(sub, roles, on_block=explain)
     score = np.maximum(score, 0.0) + 0.0  # no negative zero in the scores file
-    timings["score"] = time.perf_counter() - step
+    timings["score"] = time.perf_counter() - step  # scoring and reason codes
 
     step = time.perf_counter()
-    reasons = np.full(len(idx), "", dtype=object)
-    explain = np.flatnonzero((score >= REASONS_FROM_SCORE) & in_scope)
-    columns = [sub.columns.get_loc(name) for name in model.features]
-    for start in range(0, len(explain), REASON_BLOCK_ROWS):  # blocks: a bounded feature copy at a time
-        rows = explain[start:start + REASON_BLOCK_ROWS]
-        surprise = model.estimator.feature_surprise(sub.iloc[rows, columns].to_numpy(np.float32),
-                                                    roles[rows] if roles is not None else None)
-        reasons[rows] = event_reason_codes(surprise, model.features)
     needed = [c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]
     ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
     user_codes, user_names = _factorize_users(ev["user_id"])
