@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -75,8 +76,10 @@ def test_scores_and_alerts_files_round_trip(tmp_path, result):
         assert (back["timestamp"] == result.scores["timestamp"]).all()
     alerts = read_alerts(write_alerts(result.alerts, tmp_path / "a.jsonl"))
     assert alerts == result.alerts
-    line = (tmp_path / "a.jsonl").read_text().splitlines()[0]
-    assert '"version": 1' in line and Alert.from_dict(result.alerts[0].to_dict()) == result.alerts[0]
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    assert '"version": 1' in lines[0] and Alert.from_dict(result.alerts[0].to_dict()) == result.alerts[0]
+    for line in lines:  # strict JSON for a SIEM: no NaN or Infinity anywhere
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"non-finite {name} in an alert line"))
 
 
 def test_allowlist_suppresses_and_reports(tmp_path, world, result):
