@@ -155,6 +155,19 @@ def test_single_accesses_and_patterns_take_the_daily_budget_in_turn():
     assert list(rollup.select(later, per_day=1)["window"]) == ["year", "event"]
 
 
+def test_one_alert_a_person_and_a_budget_of_one_is_shared_by_both_kinds():
+    from snoopwatch.detect import rollup
+    # User 1 shows a strong pattern and a sharp access on day 10: one alert, for the pattern.
+    both = pd.DataFrame({"user": [1, 1, 2], "day": 10, "window": ["year", "event", "month"], "days": [365, 1, 30],
+                         "evidence": [40.0, 5.0, 6.0], "level": 2.0, "start_day": 10})
+    chosen = rollup.select(both, per_day=2)
+    assert sorted(zip(chosen["user"], chosen["window"], strict=True)) == [(1, "year"), (2, "month")]
+    # One alert a day: the kinds take turns (day parity), so neither list starves the other.
+    days = pd.DataFrame({"user": [1, 2, 3, 4], "day": [10, 10, 11, 11], "window": ["event", "month", "event", "month"],
+                         "days": [1, 30, 1, 30], "evidence": [4.0, 50.0, 4.0, 50.0], "level": 2.0, "start_day": 10})
+    assert list(rollup.select(days, per_day=1)["window"]) == ["event", "month"]
+
+
 def test_pattern_evidence_stays_finite_far_in_the_tail():
     from snoopwatch.detect import rollup
     n = np.array([5000.0, 40.0])

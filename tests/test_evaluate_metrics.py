@@ -108,6 +108,7 @@ def test_daily_top_k_per_day_with_ties_broken_by_order():
     score = np.array([0.5, 0.9, 0.5, 0.1, np.nan])
     assert metrics.daily_top_k(day, score, 1).tolist() == [False, True, False, True, False]
     assert metrics.daily_top_k(day, score, 2).tolist() == [True, True, False, True, True]
+    assert metrics.daily_top_k(np.zeros(0), np.zeros(0), 2, person=np.zeros(0, dtype=object)).tolist() == []
     person = np.array(["a", "a", "b", "c", "c"])
     assert metrics.daily_top_k(day, score, 2, person=person).tolist() == [False, True, True, True, False]
     tied = np.array([0.5, 0.5, 0.1])

@@ -46,8 +46,9 @@ def _measure(seed: int) -> dict:
     k = budget_k(BUDGET, STAFF)
     alerted = {str(e) for alert in result.alerts for e in alert.event_ids}
     cases = cases_caught_by_alerts(period, alerted)
-    cases["by_person"] = budget_outcome(period, k).cases["caught"].to_numpy()
-    cases["by_event"] = budget_outcome(period, k, slots="event").cases["caught"].to_numpy()
+    for column, slots in (("by_person", "person"), ("by_event", "event")):
+        caught = budget_outcome(period, k, slots=slots).cases.set_index("instance_id")["caught"]
+        cases[column] = cases["instance_id"].map(caught).astype(bool)
     return {"cases": cases, "auc": roc_auc_score(misuse, period["score"]),
             "ap": average_precision_score(misuse, period["score"])}
 

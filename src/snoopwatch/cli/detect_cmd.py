@@ -141,10 +141,11 @@ def detect(dataset: Path, model_path: Path, since: str | None, scores_path: Path
         sys.stdout.write(alerts_to_ecs_lines(result.alerts))
     elif fmt == "csv":
         rows = pd.DataFrame([{
-            "alert_id": a.alert_id, "user_id": a.user_id, "window_start": a.window_start, "window_end": a.window_end,
-            "risk": a.risk, "severity": a.severity, "events": len(a.event_ids),
+            "alert_id": a.alert_id, "user_id": a.user_id, "window": a.window, "window_start": a.window_start,
+            "window_end": a.window_end, "risk": a.risk, "severity": a.severity, "events": len(a.event_ids),
             "reasons": ";".join(r.code for r in a.reasons), "summary": a.summary} for a in result.alerts],
-            columns=["alert_id", "user_id", "window_start", "window_end", "risk", "severity", "events", "reasons", "summary"])
+            columns=["alert_id", "user_id", "window", "window_start", "window_end", "risk", "severity", "events",
+                     "reasons", "summary"])
         sys.stdout.write(neutralise_csv_frame(rows).to_csv(index=False))
     else:
         from snoopwatch.report.terminal import render_people_table

@@ -52,9 +52,10 @@ class Alert:
         return cls(**fields)
 
 
-def alert_id(user_id: str, window_start: str, window_end: str, model_hash: str, event_ids: list[str]) -> str:
-    """Stable id: the same user, window, model and events always give the same id."""
-    text = "\x1f".join([user_id, window_start, window_end, model_hash, *sorted(event_ids)])
+def alert_id(user_id: str, window_start: str, window_end: str, model_hash: str, event_ids: list[str],
+             window: str = "") -> str:
+    """Stable id: the same user, window (kind and dates), model and events always give the same id."""
+    text = "\x1f".join([user_id, window, window_start, window_end, model_hash, *sorted(event_ids)])
     return "A" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 

@@ -193,7 +193,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
                            alert_subjects[mine], why)
         risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
         alerts.append(Alert(
-            alert_id=alert_id(user, start, end, ref["file_hash"], event_ids), user_id=user,
+            alert_id=alert_id(user, start, end, ref["file_hash"], event_ids, str(row.window)), user_id=user,
             window_start=start, window_end=end, risk=risk, severity=severity_for(risk), event_ids=event_ids,
             reasons=why, summary=sentence, model=ref, window=str(row.window), evidence=round(float(row.evidence), 3),
         ))

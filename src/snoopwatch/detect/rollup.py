@@ -11,9 +11,10 @@ high). Two kinds of evidence compete for the analyst's daily budget:
   a kind seen once in ten thousand is worth a look even from a user who makes hundreds a day.
 
 A candidate exists on each day the user has an event at the lowest level (new evidence). Every day the
-budget is filled from the two ranked lists in turn (one person per slot, best candidate of that kind),
-so a year of piling-up patterns cannot crowd out today's sharpest access, nor the reverse. Candidates
-below MIN_EVIDENCE never become alerts.
+budget is filled from the two ranked lists in turn, the first list alternating by day (one person per
+slot; a person picked for a sharp access who also shows a pattern is alerted for the pattern, which
+covers more), so a year of piling-up patterns cannot crowd out today's sharpest access, nor the
+reverse. Candidates below MIN_EVIDENCE never become alerts.
 """
 
 from __future__ import annotations
@@ -115,9 +116,9 @@ def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.
     level (the score threshold that gave the evidence), start_day."""
     daily = daily_counts(user, day, score, usable)
     fresh = daily["k0"].to_numpy() > 0
-    rows = [pd.DataFrame({
+    rows = [pd.DataFrame({  # a single access cites the day's sharpest access (level = its score)
         "user": daily["user"], "day": daily["day"], "window": "event", "days": 1, "evidence": daily["top"],
-        "level": LEVELS[0], "start_day": daily["day"],
+        "level": daily["top"], "start_day": daily["day"],
     })[fresh]]
     for name, days in WINDOWS.items():
         counts = _window_counts(daily, days)
@@ -159,7 +160,9 @@ def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
         last = np.array([last_evidence.get((u, k), 0.0) for u, k in zip(users, kinds, strict=True)])
         grown = np.where(kinds == 0, last + REALERT_SHARPER, np.maximum(2.0 * last, last + MIN_EVIDENCE))
         open_ = np.flatnonzero(~recent | (evidence >= grown))
-        lists = [open_[kinds[open_] == kind] for kind in (0, 1)]
+        # The list that goes first alternates by day, so a budget of one a day is shared, not taken by one kind.
+        lists = [open_[kinds[open_] == kind] for kind in ((0, 1) if day % 2 == 0 else (1, 0))]
+        pattern_of = {users[i]: int(i) for i in open_[kinds[open_] == 1]}  # each user's best open pattern
         picked: list[int] = []
         taken: set[int] = set()
         while len(picked) < per_day and any(len(x) for x in lists):
@@ -168,7 +171,8 @@ def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
                     queue = queue[1:]
                 lists[i] = queue
                 if len(queue) and len(picked) < per_day:
-                    picked.append(int(queue[0]))
+                    # One alert a person: a pattern, when there is one, tells the fuller story.
+                    picked.append(pattern_of.get(users[queue[0]], int(queue[0])))
                     taken.add(users[queue[0]])
                     lists[i] = queue[1:]
         keep = today.iloc[picked]

@@ -83,7 +83,7 @@ def daily_top_k(day: np.ndarray, scores: np.ndarray, k: int, tie_break: np.ndarr
     position = np.arange(day.size) if tie_break is None else np.asarray(tie_break)
     order = np.lexsort((position, -s, day))
     eligible = np.ones(day.size, dtype=bool)
-    if person is not None:
+    if person is not None and day.size:
         codes = pd.factorize(pd.Series(np.asarray(person, dtype=object)))[0].astype(np.int64)
         sorted_pair = pd.Series(day[order].astype(np.int64) * (codes.max() + 2) + codes[order])
         eligible = ~sorted_pair.duplicated().to_numpy()  # the first in score order is the person's best

@@ -145,9 +145,12 @@ def markdown(result: Result) -> str:
     notes = [r for r in _runs(result) if r.status != "ok" or r.note]
     if notes:
         lines += [""] + [f"- {r.detector}: {r.status}{': ' + r.note if r.note else ''}" for r in notes]
-    lines += ["", "AUC/AP: event level. recall@B: share of misuse cases with an event in its UTC day's top "
-              "k = ceil(B × staff / 1,000). users: misusing users caught at the budget. days: from a case's "
-              "first event in the period to its first caught event (caught cases only). alerts/1k/day: the "
+    lines += ["", "AUC/AP: event level. recall@B: share of misuse cases with an event among the UTC day's "
+              "k = ceil(B × staff / 1,000) people, each shown by their highest-scoring event of the day. event "
+              "slots: the same with the day's k highest-scoring events, whoever made them. by alerts: a case is "
+              "caught when one of the detector's own alerts (k a day) cites one of its events. users: misusing "
+              "users caught at the budget (people reading). days: from a case's first event in the period to "
+              "its first caught event (people reading, caught cases only). alerts/1k/day: the "
               "detector's own alerts when it raises them, else the budget. Detectors fit on the events before the "
               "split (context tables whole, no labels) and score every event after it."]
     return "\n".join(lines) + "\n"

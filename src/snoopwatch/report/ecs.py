@@ -59,6 +59,7 @@ def alert_to_ecs(alert: Any) -> dict:
         "tags": ["snoopwatch", f"severity:{a['severity']}"] + [r["code"] for r in reasons if r["code"]],
         "snoopwatch": {
             "alert_id": str(a["alert_id"]),
+            "window": a.get("window", ""),
             "severity": a["severity"],
             "risk": round(a["risk"], 2),
             "summary": a["summary"],
