@@ -148,36 +148,35 @@ def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
     best = cands.sort_values(["day", "kind", "user", "evidence", "days"], ascending=[True, True, True, False, True],
                              kind="stable").drop_duplicates(["day", "kind", "user"], keep="first")
     ranked = best.sort_values(["day", "kind", "evidence", "user"], ascending=[True, True, False, True], kind="stable")
-    last_day: dict[tuple[int, int], int] = {}  # (user, kind): the last alert of that kind
-    last_evidence: dict[tuple[int, int], float] = {}
-    chosen = []
-    for day, today in ranked.groupby("day", sort=True):
-        users = today["user"].to_numpy()
-        kinds = today["kind"].to_numpy()
-        evidence = today["evidence"].to_numpy()
-        recent = np.array([day - last_day.get((u, k), -10**9) <= REALERT_DAYS for u, k in zip(users, kinds, strict=True)],
-                          dtype=bool)
-        last = np.array([last_evidence.get((u, k), 0.0) for u, k in zip(users, kinds, strict=True)])
-        grown = np.where(kinds == 0, last + REALERT_SHARPER, np.maximum(2.0 * last, last + MIN_EVIDENCE))
-        open_ = np.flatnonzero(~recent | (evidence >= grown))
+    person = pd.factorize(ranked["user"])[0]
+    days, kinds, strength = (ranked[c].to_numpy() for c in ("day", "kind", "evidence"))
+    last_day = np.full((person.max() + 1, 2), -10**9, dtype=np.int64)  # per person and kind: the last alert
+    last_evidence = np.zeros((person.max() + 1, 2))
+    pattern_of = np.full(person.max() + 1, -1, dtype=np.int64)  # today's open pattern row of each person
+    bounds = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
+    picked: list[int] = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # one pass per day (hundreds), each vectorised
+        day, users, kind = days[lo], person[lo:hi], kinds[lo:hi]
+        last = last_evidence[users, kind]
+        grown = np.where(kind == 0, last + REALERT_SHARPER, np.maximum(2.0 * last, last + MIN_EVIDENCE))
+        open_ = lo + np.flatnonzero((day - last_day[users, kind] > REALERT_DAYS) | (strength[lo:hi] >= grown))
         # The list that goes first alternates by day, so a budget of one a day is shared, not taken by one kind.
-        lists = [open_[kinds[open_] == kind] for kind in ((0, 1) if day % 2 == 0 else (1, 0))]
-        pattern_of = {users[i]: int(i) for i in open_[kinds[open_] == 1]}  # each user's best open pattern
-        picked: list[int] = []
+        lists = [open_[kinds[open_] == k] for k in ((0, 1) if day % 2 == 0 else (1, 0))]
+        patterns = open_[kinds[open_] == 1]
+        pattern_of[person[patterns]] = patterns
         taken: set[int] = set()
-        while len(picked) < per_day and any(len(x) for x in lists):
+        while len(taken) < per_day and any(len(x) for x in lists):
             for i, queue in enumerate(lists):
-                while len(queue) and users[queue[0]] in taken:
+                while len(queue) and person[queue[0]] in taken:
                     queue = queue[1:]
                 lists[i] = queue
-                if len(queue) and len(picked) < per_day:
+                if len(queue) and len(taken) < per_day:
                     # One alert a person: a pattern, when there is one, tells the fuller story.
-                    picked.append(pattern_of.get(users[queue[0]], int(queue[0])))
-                    taken.add(users[queue[0]])
+                    row = pattern_of[person[queue[0]]]
+                    row = int(queue[0]) if row < 0 else int(row)
+                    picked.append(row)
+                    taken.add(int(person[queue[0]]))
+                    last_day[person[row], kinds[row]], last_evidence[person[row], kinds[row]] = day, strength[row]
                     lists[i] = queue[1:]
-        keep = today.iloc[picked]
-        for user, kind, ev in zip(keep["user"].to_numpy(), keep["kind"].to_numpy(), keep["evidence"].to_numpy(),
-                                  strict=True):
-            last_day[(user, kind)], last_evidence[(user, kind)] = day, ev
-        chosen.append(keep.drop(columns="kind"))
-    return pd.concat(chosen, ignore_index=True) if chosen else ranked.iloc[0:0].drop(columns="kind")
+        pattern_of[person[patterns]] = -1
+    return ranked.iloc[picked].drop(columns="kind").reset_index(drop=True)
