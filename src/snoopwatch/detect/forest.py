@@ -102,11 +102,8 @@ def _walkable(forest: IsolationForest) -> bool:
 def _leaf_path_lengths(forest: IsolationForest) -> list[np.ndarray]:
     """Per tree and node: the path length IsolationForest.score_samples adds for a row ending there (node
     depth + average path length of the node's training rows - 1), computed as scikit-learn computes it."""
-    lengths = []
-    for tree, depths, average in zip(forest.estimators_, forest._decision_path_lengths,
-                                     forest._average_path_length_per_tree, strict=True):
-        lengths.append(depths[np.arange(tree.tree_.node_count)] + average[np.arange(tree.tree_.node_count)] - 1.0)
-    return lengths
+    return [depths + average - 1.0 for depths, average in
+            zip(forest._decision_path_lengths, forest._average_path_length_per_tree, strict=True)]
 
 
 def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
