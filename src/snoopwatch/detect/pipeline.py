@@ -186,7 +186,7 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         rows = alert_rows[k]
         mine = slice(offsets[k], offsets[k + 1])
         event_ids = alert_event_ids[mine].tolist()
-        why = alert_reasons(surprise_all[offsets[k]:offsets[k + 1]], model.features)
+        why = alert_reasons(surprise_all[mine], model.features)
         user = str(user_names[row.user])
         start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
         sentence = summary(user, {name: values[mine] for name, values in alert_features.items()}, t_scored[rows],
