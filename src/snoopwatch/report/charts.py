@@ -94,6 +94,14 @@ def merge_intervals(intervals: list[tuple[pd.Timestamp, pd.Timestamp]]) -> list[
     return [(start, end) for start, end in merged]
 
 
+def _legend_above(ax, loc: str, ncols: int, height: float) -> None:
+    """One legend entry per label (series drawn in pieces repeat theirs), placed above the plot."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize=7.5, frameon=False, loc=loc, ncols=ncols,
+              bbox_to_anchor=(0, height))
+
+
 def risk_chart(daily: pd.DataFrame, reference: pd.Series, windows: list[tuple[pd.Timestamp, pd.Timestamp]],
                tz: str = "UTC") -> str:
     """The person's highest event score per day against the force's daily 99th percentile, alert windows shaded.
@@ -115,10 +123,7 @@ def risk_chart(daily: pd.DataFrame, reference: pd.Series, windows: list[tuple[pd
                 marker="o", markersize=2.5, label="this person, highest event score of the day")
     ax.set_ylabel("event score", fontsize=8)
     _dates(ax)
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), fontsize=7.5, frameon=False, loc="upper left", ncols=3,
-              bbox_to_anchor=(0, 1.22))
+    _legend_above(ax, loc="upper left", ncols=3, height=1.22)
     return to_data_uri(fig)
 
 
@@ -156,10 +161,7 @@ def timeline_chart(events: pd.DataFrame, lanes: list[tuple[str, str]], duty: pd.
     ax.set_xlim(_naive(pd.DatetimeIndex([lo]), tz)[0], _naive(pd.DatetimeIndex([hi]), tz)[0])
     ax.grid(axis="y", visible=False)
     _dates(ax)
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), fontsize=7.5, frameon=False, loc="lower left", ncols=6,
-              bbox_to_anchor=(0, 1.0))
+    _legend_above(ax, loc="lower left", ncols=6, height=1.0)
     return to_data_uri(fig)
 
 
