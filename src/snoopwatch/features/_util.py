@@ -214,10 +214,11 @@ class EarlierRows:
 
     def count(self) -> np.ndarray:
         """How many earlier rows share the key: 0 for the first (float64; computed once, do not modify)."""
-        if self._count is None:
+        if self._count is None:  # filled before it is shared: steps on other threads may ask at once
             n = len(self.order)
-            self._count = np.empty(n, dtype=np.float64)
-            self._count[self.order] = np.arange(n, dtype=self.group_start.dtype) - self.group_start
+            count = np.empty(n, dtype=np.float64)
+            count[self.order] = np.arange(n, dtype=self.group_start.dtype) - self.group_start
+            self._count = count
         return self._count
 
     def total(self, values: np.ndarray) -> np.ndarray:

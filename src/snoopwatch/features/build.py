@@ -6,8 +6,10 @@ Each feature is computed only when the tables and columns it needs are present; 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,9 +21,13 @@ from snoopwatch.features import activity, history, purpose, relation, timing
 from snoopwatch.features.context import build_context
 from snoopwatch.features.registry import BY_NAME, FEATURES, describe_table
 
-# Purpose first: history and activity reuse its "explained" result.
+# Purpose first: history and activity reuse its "explained" result (and activity its requester codes).
 _STEPS = (("purpose", purpose.compute), ("relationship", relation.compute), ("time", timing.compute),
           ("history", history.compute), ("activity", activity.compute))
+_AFTER = {"history": "purpose", "activity": "purpose"}  # step -> the step whose results it reads
+# Steps run on this many threads: numpy's sorts, searches and gathers release the GIL, so independent
+# steps (relationship and time while purpose runs) overlap on a second core.
+FEATURE_THREADS = min(2, os.cpu_count() or 1)
 # Features that are only meaningful with the explanation computed by purpose.
 _NEEDS_EXPLAINED = {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"}
 
@@ -108,17 +114,28 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
     position = {name: j for j, name in enumerate(used)}
     produced: set[str] = set()
     timings: dict[str, float] = {}
-    for step, (name, compute) in enumerate(_STEPS):
-        if progress:
-            progress(f"features: {name}", step, len(_STEPS))
+    steps: dict[str, Future] = {}
+
+    def run(name: str, compute: Callable) -> None:
+        """One step: waits for the step it reads, then writes its own columns of the block."""
+        if name in _AFTER:
+            steps[_AFTER[name]].result()
         started = time.perf_counter()
         for feature, values in compute(ctx, wanted, _BlockColumns(block, position)).items():
             if not np.shares_memory(values, block):  # (a step's shortcut may return arrays of its own)
                 block[:, position[feature]] = values
             produced.add(feature)
         timings[name] = time.perf_counter() - started
-    if progress:
-        progress("features", len(_STEPS), len(_STEPS))
+
+    # Submitted in _STEPS order, so a step's prerequisite is always taken by a thread before it.
+    with ThreadPoolExecutor(FEATURE_THREADS) as pool:
+        for name, compute in _STEPS:
+            steps[name] = pool.submit(run, name, compute)
+        names = {future: name for name, future in steps.items()}
+        for done, future in enumerate(as_completed(names)):
+            future.result()  # a step's error is raised here
+            if progress:
+                progress(f"features: {names[future]}", done + 1, len(_STEPS))
     missing = [name for name in used if name not in produced]
     for name in missing:
         reason = ("needs the case explanation (case_staff and case_subjects)" if name in _NEEDS_EXPLAINED
