@@ -16,7 +16,8 @@ keeps training on tens of millions of events to seconds.
 Scoring walks the fitted scikit-learn trees directly (`_isolation_scores`): the same tree.apply and the
 same per-leaf path lengths as IsolationForest.score_samples, added in the same order, so the scores are
 identical to the last bit; it skips scikit-learn's second validation and copy of the matrix, and walks
-the rows in blocks small enough to stay in the CPU cache while every tree visits them.
+the rows in blocks small enough to stay in the CPU cache while every tree visits them. `block_surprises`
+gives a block's score surprise and feature surprises from one directed copy of the block.
 """
 
 from __future__ import annotations
@@ -111,9 +112,10 @@ def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
 
     Per block of SCORE_BLOCK_ROWS rows, every tree finds each row's leaf (tree.apply) and the leaf's path
     length is added to the row's total in tree order, as scikit-learn adds them; then the same
-    normalisation 2 ** (-total / (trees x average path length of max_samples)).
+    normalisation 2 ** (-total / (trees x average path length of max_samples)). X is walked in its own
+    memory order (tree.apply reads strided rows; a column-major block is as fast as a row-major copy).
     """
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    X = np.asarray(X, dtype=np.float32)
     n = X.shape[0]
     lengths = _leaf_path_lengths(forest)
     subsample = forest._max_features != X.shape[1]
@@ -220,7 +222,9 @@ class SnoopwatchForest(BaseEstimator):
         """Anomaly score per row: higher = more suspicious (IsolationForest's sign flipped here only)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        directed = self._directed(X)
+        return self._forest_scores(self._directed(X))
+
+    def _forest_scores(self, directed: np.ndarray) -> np.ndarray:
         if not _walkable(self.forest_):  # a scikit-learn without the tables the walk reads: its own scoring
             return -self.forest_.score_samples(directed)
         return _isolation_scores(self.forest_, directed)
@@ -230,7 +234,9 @@ class SnoopwatchForest(BaseEstimator):
         0 = ordinary, 6 = one in a million."""
         check_is_fitted(self, "forest_")
         scores = np.asarray(scores, np.float64)
-        table = self._tables_for(len(scores), groups)
+        return self._score_surprise(scores, self._tables_for(len(scores), groups))
+
+    def _score_surprise(self, scores: np.ndarray, table: np.ndarray) -> np.ndarray:
         out = np.zeros(len(scores))
         for t in np.unique(table):
             rows = table == t
@@ -243,9 +249,21 @@ class SnoopwatchForest(BaseEstimator):
         least as extreme in the suspicious direction, minus that of the median (0 = not unusual)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        # Feature-major (one contiguous row per feature): each feature's values are read in one sweep.
-        directed = np.ascontiguousarray(self._directed(X).T)
+        return self._feature_surprise(self._directed(X), self._tables_for(X.shape[0], groups))
+
+    def block_surprises(self, X, groups=None) -> tuple[np.ndarray, np.ndarray]:
+        """(score_surprise(score_samples(X), groups), feature_surprise(X, groups)) from one validation,
+        one directed copy of X and one look-up of the rows' groups: what scoring a block of events needs."""
+        check_is_fitted(self, "forest_")
+        X = _validate_data(self, X, dtype=np.float32, reset=False)
+        directed = self._directed(X)
         table = self._tables_for(X.shape[0], groups)
+        return self._score_surprise(self._forest_scores(directed), table), self._feature_surprise(directed, table)
+
+    def _feature_surprise(self, directed: np.ndarray, table: np.ndarray) -> np.ndarray:
+        # Feature-major (one contiguous row per feature): each feature's values are read in one sweep
+        # (no copy when the rows come column-major, as feature frames do).
+        directed = np.ascontiguousarray(directed.T)
         out = np.zeros(directed.shape, dtype=np.float32)
 
         def judge(k: int) -> None:  # one feature: writes its own row of `out` only

@@ -102,8 +102,7 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
         block = frame.iloc[start:start + CHUNK_ROWS]
         X = block[features].to_numpy(np.float32)
         block_roles = roles[start:start + len(block)] if roles is not None else None
-        f = estimator.score_surprise(estimator.score_samples(X), block_roles)
-        surprise = estimator.feature_surprise(X, block_roles)
+        f, surprise = estimator.block_surprises(X, block_roles)
         forest[start:start + len(block)] = f
         combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
         if on_block is not None:

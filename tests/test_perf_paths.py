@@ -1,0 +1,45 @@
+"""The fast paths of detect give the results of the plain ones: threaded feature steps, one directed copy
+per scored block, column-major blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from snoopwatch.dataset.model import Dataset
+from snoopwatch.detect import SnoopwatchForest
+from snoopwatch.features import build as build_module
+from snoopwatch.features import build_features
+from snoopwatch.synth import SynthConfig, generate
+
+
+def _forest_and_rows() -> tuple[SnoopwatchForest, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.normal(size=3000), (rng.random(3000) < 0.05), rng.gamma(2, 1, 3000),
+                         np.where(rng.random(3000) < 0.3, 0.5, 1.0)]).astype(np.float32)
+    groups = rng.choice(["a", "b", "c"], 3000, p=[0.6, 0.3, 0.1]).astype(object)
+    est = SnoopwatchForest(n_estimators=10, directions=[0, 1, 1, -1], fit_rows=2000, random_state=1).fit(X, groups=groups)
+    return est, X, groups
+
+
+def test_block_surprises_are_score_and_feature_surprises():
+    est, X, groups = _forest_and_rows()
+    forest, features = est.block_surprises(X, groups)
+    np.testing.assert_array_equal(forest, est.score_surprise(est.score_samples(X), groups))
+    np.testing.assert_array_equal(features, est.feature_surprise(X, groups))
+
+
+def test_column_major_rows_score_as_row_major_ones():
+    est, X, groups = _forest_and_rows()
+    np.testing.assert_array_equal(est.score_samples(np.asfortranarray(X)), est.score_samples(np.ascontiguousarray(X)))
+    np.testing.assert_array_equal(est.block_surprises(np.asfortranarray(X), groups)[1], est.feature_surprise(X, groups))
+
+
+def test_threaded_feature_steps_give_the_sequential_frame(monkeypatch):
+    world = generate(SynthConfig(staff=40, days=30, seed=2))
+    dataset = Dataset(world.tables, {}).without_answer_key()
+    threaded = build_features(dataset)
+    monkeypatch.setattr(build_module, "FEATURE_THREADS", 1)
+    sequential = build_features(dataset)
+    pd.testing.assert_frame_equal(threaded.frame, sequential.frame)
+    assert threaded.used == sequential.used and threaded.dropped == sequential.dropped
