@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect import SnoopwatchForest
 from snoopwatch.features import build as build_module
 from snoopwatch.features import build_features
+from snoopwatch.features._util import lookup
 from snoopwatch.synth import SynthConfig, generate
 
 
@@ -43,3 +45,15 @@ def test_threaded_feature_steps_give_the_sequential_frame(monkeypatch):
     sequential = build_features(dataset)
     pd.testing.assert_frame_equal(threaded.frame, sequential.frame)
     assert threaded.used == sequential.used and threaded.dropped == sequential.dropped
+
+
+@pytest.mark.parametrize(("table", "fill"), [(np.array([0.5, 1.5, 2.5]), np.nan), (np.array([True, False]), False),
+                                             (np.array([7, 8, 9], dtype=np.int32), -1), (np.zeros(0), np.nan)])
+def test_lookup_reads_the_table_and_fills_missing_and_out_of_range_keys(table, fill):
+    keys = np.array([0, -1, 2, 5, -3, 1, 3], dtype=np.int32)
+    expected = np.full(len(keys), fill, dtype=np.result_type(table.dtype, np.min_scalar_type(fill)))
+    inside = (keys >= 0) & (keys < len(table))
+    expected[inside] = table[keys[inside]]
+    got = lookup(table, keys, fill)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
