@@ -9,6 +9,7 @@ import pytest
 
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect import SnoopwatchForest
+from snoopwatch.detect.pipeline import _arrow_text
 from snoopwatch.features import build as build_module
 from snoopwatch.features import build_features
 from snoopwatch.features._util import lookup
@@ -57,3 +58,12 @@ def test_lookup_reads_the_table_and_fills_missing_and_out_of_range_keys(table, f
     got = lookup(table, keys, fill)
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+def test_arrow_text_is_the_frame_of_python_strings():
+    names = np.array(["U1", "nan", "Ünïcode"], dtype=object)
+    codes = np.array([2, 0, 0, 1, 2])
+    expected = pd.DataFrame({"user_id": names[codes]})["user_id"]
+    got = _arrow_text(names, codes)
+    assert got.dtype == expected.dtype
+    pd.testing.assert_series_equal(got, expected, check_names=False)
