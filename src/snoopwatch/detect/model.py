@@ -40,7 +40,7 @@ from snoopwatch.features._util import seconds
 EXPLAINED_DISCOUNT = 0.75
 EVIDENCE_FLOOR = 1.0
 FOREST_WEIGHT = 1.0
-CHUNK_ROWS = 250_000  # rows per block when computing surprises (bounds memory at millions of events)
+CHUNK_ROWS = 131_072  # rows per block when computing surprises (bounds memory at millions of events)
 MODEL_NAME = "snoopwatch-forest"
 MIN_TRAINING_EVENTS = 50
 BlockHook = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, block scores, block feature surprises)
@@ -98,7 +98,7 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
     forest = np.zeros(n, dtype=np.float64)
-    for start in range(0, n, CHUNK_ROWS):  # blocks of a quarter million rows, not events
+    for start in range(0, n, CHUNK_ROWS):  # blocks of an eighth of a million rows, not events
         block = frame.iloc[start:start + CHUNK_ROWS]
         X = block[features].to_numpy(np.float32)
         block_roles = roles[start:start + len(block)] if roles is not None else None
