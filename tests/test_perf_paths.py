@@ -67,3 +67,8 @@ def test_arrow_text_is_the_frame_of_python_strings():
     got = _arrow_text(names, codes)
     assert got.dtype == expected.dtype
     pd.testing.assert_series_equal(got, expected, check_names=False)
+
+
+def test_one_malloc_arena_is_safe_to_call_again():
+    build_module._one_malloc_arena()
+    build_module._one_malloc_arena()  # process-wide setting: a second call changes nothing
