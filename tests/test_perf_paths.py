@@ -72,3 +72,15 @@ def test_arrow_text_is_the_frame_of_python_strings():
 def test_one_malloc_arena_is_safe_to_call_again():
     build_module._one_malloc_arena()
     build_module._one_malloc_arena()  # process-wide setting: a second call changes nothing
+
+
+def test_block_surprises_from_least_are_exact_there_and_never_invented_below():
+    est, X, groups = _forest_and_rows()
+    full = est.feature_surprise(X, groups)
+    for least in (0.5, 1.0, 2.0):
+        forest, from_least = est.block_surprises(X, groups, least=least)
+        np.testing.assert_array_equal(forest, est.score_surprise(est.score_samples(X), groups))
+        at_or_above = full >= least
+        np.testing.assert_array_equal(from_least[at_or_above], full[at_or_above])
+        below = from_least[~at_or_above]
+        assert ((below == 0) | (below == full[~at_or_above])).all()
