@@ -33,6 +33,7 @@ from snoopwatch import __version__
 from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect.forest import SnoopwatchForest, _tail_lookup, _tail_table
+from snoopwatch.detect.reasons import REASON_MIN_SURPRISE
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import BY_NAME, build_features
 from snoopwatch.features._util import seconds
@@ -102,7 +103,8 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
         block = frame.iloc[start:start + CHUNK_ROWS]
         X = block[features].to_numpy(np.float32)
         block_roles = roles[start:start + len(block)] if roles is not None else None
-        f, surprise = estimator.block_surprises(X, block_roles)
+        # Surprises under the evidence floor add no evidence, and under REASON_MIN_SURPRISE name no reason.
+        f, surprise = estimator.block_surprises(X, block_roles, least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE))
         forest[start:start + len(block)] = f
         combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
         if on_block is not None:
