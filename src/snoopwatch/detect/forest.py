@@ -16,7 +16,8 @@ keeps training on tens of millions of events to seconds.
 Scoring walks the fitted scikit-learn trees directly (`_isolation_scores`): the same tree.apply and the
 same per-leaf path lengths as IsolationForest.score_samples, added in the same order, so the scores are
 identical to the last bit; it skips scikit-learn's second validation and copy of the matrix, and walks
-the rows in blocks small enough to stay in the CPU cache while every tree visits them.
+the rows in blocks small enough to stay in the CPU cache while every tree visits them. `block_surprises`
+gives a block's score surprise and feature surprises from one directed copy of the block.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ MIN_GROUP_ROWS = 200  # a group (role) needs this many sampled rows for its own 
 EXTRA_DECADES = 6.0  # at most this many decades of extrapolation beyond the training maximum
 SCORE_BLOCK_ROWS = 32_768  # rows per tree walk: the block's features stay in the CPU cache across the trees
 SCORE_THREADS = min(2, os.cpu_count() or 1)  # blocks scored in parallel (tree.apply releases the GIL)
+SURPRISE_MARGIN = 1e-6  # block_surprises(least=...) judges every row whose surprise may be this close under least
 
 
 def _tail_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,9 +113,10 @@ def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
 
     Per block of SCORE_BLOCK_ROWS rows, every tree finds each row's leaf (tree.apply) and the leaf's path
     length is added to the row's total in tree order, as scikit-learn adds them; then the same
-    normalisation 2 ** (-total / (trees x average path length of max_samples)).
+    normalisation 2 ** (-total / (trees x average path length of max_samples)). X is walked in its own
+    memory order (tree.apply reads strided rows; a column-major block is as fast as a row-major copy).
     """
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    X = np.asarray(X, dtype=np.float32)
     n = X.shape[0]
     lengths = _leaf_path_lengths(forest)
     subsample = forest._max_features != X.shape[1]
@@ -220,7 +223,9 @@ class SnoopwatchForest(BaseEstimator):
         """Anomaly score per row: higher = more suspicious (IsolationForest's sign flipped here only)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        directed = self._directed(X)
+        return self._forest_scores(self._directed(X))
+
+    def _forest_scores(self, directed: np.ndarray) -> np.ndarray:
         if not _walkable(self.forest_):  # a scikit-learn without the tables the walk reads: its own scoring
             return -self.forest_.score_samples(directed)
         return _isolation_scores(self.forest_, directed)
@@ -230,7 +235,9 @@ class SnoopwatchForest(BaseEstimator):
         0 = ordinary, 6 = one in a million."""
         check_is_fitted(self, "forest_")
         scores = np.asarray(scores, np.float64)
-        table = self._tables_for(len(scores), groups)
+        return self._score_surprise(scores, self._tables_for(len(scores), groups))
+
+    def _score_surprise(self, scores: np.ndarray, table: np.ndarray) -> np.ndarray:
         out = np.zeros(len(scores))
         for t in np.unique(table):
             rows = table == t
@@ -243,15 +250,49 @@ class SnoopwatchForest(BaseEstimator):
         least as extreme in the suspicious direction, minus that of the median (0 = not unusual)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        # Feature-major (one contiguous row per feature): each feature's values are read in one sweep.
-        directed = np.ascontiguousarray(self._directed(X).T)
+        return self._feature_surprise(self._directed(X), self._tables_for(X.shape[0], groups))
+
+    def block_surprises(self, X, groups=None, least: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(score_surprise(score_samples(X), groups), feature_surprise(X, groups)) from one validation,
+        one directed copy of X and one look-up of the rows' groups: what scoring a block of events needs.
+
+        least: feature surprises under it may read 0 (every surprise at or above it is exact). Rows whose
+        value cannot reach it are not judged: with least = 1, most rows of most features.
+        """
+        check_is_fitted(self, "forest_")
+        X = _validate_data(self, X, dtype=np.float32, reset=False)
+        directed = self._directed(X)
         table = self._tables_for(X.shape[0], groups)
+        return (self._score_surprise(self._forest_scores(directed), table),
+                self._feature_surprise(directed, table, least))
+
+    def _judged_above(self, least: float) -> np.ndarray:
+        """Per group table and feature: the directed value at or below which a row's surprise is 0 (the
+        floor) or, with least > 0, surely under `least`: the highest tabulated level whose tail surprise,
+        median not subtracted, is under least - SURPRISE_MARGIN (surprises never fall as values rise)."""
+        floor = np.where(np.isfinite(self.floor_), self.floor_, -np.inf).astype(np.float64)
+        cut = np.broadcast_to(floor, self.feature_levels_.shape[:2]).copy()
+        if least > 0:
+            under = (-self.feature_log_p_ < least - SURPRISE_MARGIN).sum(axis=2)  # a prefix of each table's levels
+            level = np.take_along_axis(self.feature_levels_, np.maximum(under - 1, 0)[..., None], axis=2)[..., 0]
+            cut = np.maximum(cut, np.where(under > 0, level, -np.inf))
+        return cut
+
+    def _feature_surprise(self, directed: np.ndarray, table: np.ndarray, least: float = 0.0) -> np.ndarray:
+        # Feature-major (one contiguous row per feature): each feature's values are read in one sweep
+        # (no copy when the rows come column-major, as feature frames do).
+        directed = np.ascontiguousarray(directed.T)
         out = np.zeros(directed.shape, dtype=np.float32)
+        judged_above = self._judged_above(least)
 
         def judge(k: int) -> None:  # one feature: writes its own row of `out` only
-            column, floor = directed[k], self.floor_[k]
-            # Rows at the floor (most rows, for most features) are not unusual by definition: skip them.
-            above = np.flatnonzero(column > floor) if np.isfinite(floor) else np.arange(len(column))
+            column, floor, cut = directed[k], self.floor_[k], judged_above[:, k]
+            # Rows at the floor (most rows, for most features) are not unusual by definition, nor, when
+            # only surprises from `least` on are asked for, rows that cannot reach it: skip them.
+            if (cut == cut[0]).all():
+                above = np.flatnonzero(column > cut[0]) if np.isfinite(cut[0]) else np.arange(len(column))
+            else:
+                above = np.flatnonzero(column > cut[table])
             if not len(above):
                 return
             values, tables = column[above].astype(np.float64), table[above]

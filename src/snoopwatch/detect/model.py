@@ -33,6 +33,7 @@ from snoopwatch import __version__
 from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect.forest import SnoopwatchForest, _tail_lookup, _tail_table
+from snoopwatch.detect.reasons import REASON_MIN_SURPRISE
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import BY_NAME, build_features
 from snoopwatch.features._util import seconds
@@ -40,7 +41,7 @@ from snoopwatch.features._util import seconds
 EXPLAINED_DISCOUNT = 0.75
 EVIDENCE_FLOOR = 1.0
 FOREST_WEIGHT = 1.0
-CHUNK_ROWS = 250_000  # rows per block when computing surprises (bounds memory at millions of events)
+CHUNK_ROWS = 131_072  # rows per block when computing surprises (bounds memory at millions of events)
 MODEL_NAME = "snoopwatch-forest"
 MIN_TRAINING_EVENTS = 50
 BlockHook = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, block scores, block feature surprises)
@@ -98,12 +99,12 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
     forest = np.zeros(n, dtype=np.float64)
-    for start in range(0, n, CHUNK_ROWS):  # blocks of a quarter million rows, not events
+    for start in range(0, n, CHUNK_ROWS):  # blocks of an eighth of a million rows, not events
         block = frame.iloc[start:start + CHUNK_ROWS]
         X = block[features].to_numpy(np.float32)
         block_roles = roles[start:start + len(block)] if roles is not None else None
-        f = estimator.score_surprise(estimator.score_samples(X), block_roles)
-        surprise = estimator.feature_surprise(X, block_roles)
+        # Surprises under the evidence floor add no evidence, and under REASON_MIN_SURPRISE name no reason.
+        f, surprise = estimator.block_surprises(X, block_roles, least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE))
         forest[start:start + len(block)] = f
         combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
         if on_block is not None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
@@ -49,6 +51,12 @@ def _factorize_users(users: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return codes, np.append(names, "nan")[first]  # code -1 (a missing id) reads "nan", as astype(str) does
     codes, names = pd.factorize(users.astype(str).to_numpy())
     return codes, np.asarray(names, dtype=object)
+
+
+def _arrow_text(names: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """names[codes] as a Series of text in Arrow storage (pandas' own text dtype), gathered by Arrow."""
+    taken = pc.take(pa.array(names, type=pa.large_string()), pa.array(codes))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def _iso_day(day: int) -> str:
@@ -114,8 +122,9 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         if len(rows):
             reasons[start + rows] = event_reason_codes(surprise[rows], model.features)
 
-    score, _forest = model.event_scores(sub, roles, on_block=explain)
-    score = np.maximum(score, 0.0) + 0.0  # no negative zero in the scores file
+    score = model.event_scores(sub, roles, on_block=explain)[0]
+    np.maximum(score, 0.0, out=score)
+    score += 0.0  # no negative zero in the scores file
     timings["score"] = time.perf_counter() - step  # scoring and reason codes
 
     step = time.perf_counter()
@@ -123,8 +132,9 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
     ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
     user_codes, user_names = _factorize_users(ev["user_id"])
     rows_all = pd.DataFrame({
-        # event ids stay in the table's own (Arrow) storage: no Python string per event
-        "event_id": ev["event_id"].reset_index(drop=True), "user_id": user_names[user_codes],
+        # event ids stay in the table's own (Arrow) storage, and user ids are taken into Arrow storage
+        # from the distinct names: no Python string per event
+        "event_id": ev["event_id"].reset_index(drop=True), "user_id": _arrow_text(user_names, user_codes),
         "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64), "reasons": reasons,
     })
     scores = rows_all if bool(in_scope.all()) else rows_all[in_scope].reset_index(drop=True)
@@ -144,7 +154,8 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
 
     staff = dataset.staff_count
     per_day = daily_budget(budget, staff)
-    day = np.floor(t[idx] / DAY).astype(np.int64)
+    t_scored = t if everything else t[idx]
+    day = np.floor(t_scored / DAY).astype(np.int64)
     scope_keys = sorted_unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
 
     def raised(selected: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +171,6 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
         if len(day) else np.zeros(0, dtype=np.int64)
     ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
-    t_scored = t[idx]
     # The events behind each alert, then their feature surprises in one pass.
     alert_rows = []
     for row in chosen.itertuples(index=False):  # one iteration per alert (a budgeted handful a day)

@@ -65,10 +65,12 @@ def seconds(values: pd.Series | None, n: int | None = None) -> np.ndarray:
 
 def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -> np.ndarray:
     """table_values[keys] with `fill` where keys is -1 (or out of range)."""
-    out = np.full(keys.shape, fill, dtype=np.result_type(table_values.dtype, np.min_scalar_type(fill)))
-    ok = (keys >= 0) & (keys < len(table_values))
-    out[ok] = table_values[keys[ok]]
-    return out
+    # One gather from the table with `fill` appended: keys clipped to [-1, len] all read `fill` outside
+    # the table (slot len, and slot -1, which is the same last slot).
+    with_fill = np.empty(len(table_values) + 1, dtype=np.result_type(table_values.dtype, np.min_scalar_type(fill)))
+    with_fill[:-1] = table_values
+    with_fill[-1] = fill
+    return with_fill[np.clip(keys, -1, len(table_values))]
 
 
 def pair_key(a: np.ndarray, b: np.ndarray, b_size: int) -> np.ndarray:
@@ -93,10 +95,10 @@ def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
     uniques = np.asarray(uniques)
     if len(uniques) and uniques.dtype.kind in "iu" and int(uniques.min()) >= 0 \
             and int(uniques.max()) < max(len(q_key), 1 << 20):
-        table = np.full(int(uniques.max()) + 1, -1, dtype=np.int32)
+        # One slot per key value and a last slot of -1, which queries outside [0, max] read once clipped.
+        table = np.full(int(uniques.max()) + 2, -1, dtype=np.int32)
         table[uniques] = np.arange(len(uniques), dtype=np.int32)
-        inside = (q_key >= 0) & (q_key < len(table))
-        return np.where(inside, table[np.where(inside, q_key, 0)], -1).astype(np.intp)
+        return table[np.clip(q_key, -1, len(table) - 1)].astype(np.intp)
     return pd.Index(uniques).get_indexer(q_key)
 
 
@@ -124,12 +126,13 @@ def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: n
     run_end = pd.Series(end).groupby(dense).cummax().to_numpy()
     composite = (dense.astype(np.int64) << _TIME_BITS) | start_rel
     valid = (q_dense >= 0) & (q_key >= 0)
-    q_rel = np.clip(np.nan_to_num(q_time[valid], nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    q_comp = (q_dense[valid].astype(np.int64) << _TIME_BITS) | q_rel
-    pos = search_keyed(composite, q_comp, q_dense[valid], q_time[valid], side="right") - 1
+    qd, qt = q_dense[valid], q_time[valid]  # each picked once
+    q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    q_comp = (qd.astype(np.int64) << _TIME_BITS) | q_rel
+    pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
     ok = pos >= 0
     pos_c = np.where(ok, pos, 0)
-    hit = ok & (dense[pos_c] == q_dense[valid]) & (run_end[pos_c] >= q_time[valid])
+    hit = ok & (dense[pos_c] == qd) & (run_end[pos_c] >= qt)
     result[valid] = hit
     return result
 
@@ -214,10 +217,11 @@ class EarlierRows:
 
     def count(self) -> np.ndarray:
         """How many earlier rows share the key: 0 for the first (float64; computed once, do not modify)."""
-        if self._count is None:
+        if self._count is None:  # filled before it is shared: steps on other threads may ask at once
             n = len(self.order)
-            self._count = np.empty(n, dtype=np.float64)
-            self._count[self.order] = np.arange(n, dtype=self.group_start.dtype) - self.group_start
+            count = np.empty(n, dtype=np.float64)
+            count[self.order] = np.arange(n, dtype=self.group_start.dtype) - self.group_start
+            self._count = count
         return self._count
 
     def total(self, values: np.ndarray) -> np.ndarray:

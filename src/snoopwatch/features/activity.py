@@ -85,7 +85,8 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    """The wanted features of this group that need nothing from the purpose step (so they can be computed
+    beside it); `out`, when given, receives each array as it is made. See also compute_after_purpose."""
     out = {} if out is None else out
     # Each section drops its intermediate arrays when done (at 10M events each is 80 MB).
 
@@ -150,7 +151,13 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     counts = ctx.event_column("result_count")
     if counts is not None:
         out["result_count_log"] = np.log1p(np.clip(counts.astype("Float64").fillna(0).to_numpy(np.float64), 0, None)).astype(np.float32)
+    return {k: v for k, v in out.items() if k in wanted}
 
+
+def compute_after_purpose(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted features of this group that read the purpose step's results (its requester codes and
+    its explanation); `out`, when given, receives each array as it is made."""
+    out = {} if out is None else out
     if ctx.event_column("requested_by") is not None:
         requested = (_requester(ctx) >= 0) | (ctx.event_column("requested_by").notna().to_numpy()
                                               & (codes(ctx.event_column("requested_by"), ctx.users, ctx.n) < 0))

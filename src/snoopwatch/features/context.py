@@ -6,6 +6,7 @@ into one index per kind, so the feature functions join tables with numpy arrays 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,7 @@ class Context:
     unit_of_user: np.ndarray
     unit: np.ndarray
     cache: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # feature steps run on threads
 
     @property
     def in_order(self) -> bool:
@@ -65,10 +67,17 @@ class Context:
         """Events grouped by the user ("user") or the user's role ("role") for counts and sums over earlier
         events; built once and shared, because a dozen features count over these two keys."""
         key = f"earlier_{name}"
-        if key not in self.cache:
-            codes_of = {"user": self.user, "role": self.role}[name]
-            self.cache[key] = EarlierRows(codes_of.astype(np.int64))
+        with self.lock:  # two steps asking at once build it once
+            if key not in self.cache:
+                codes_of = {"user": self.user, "role": self.role}[name]
+                self.cache[key] = EarlierRows(codes_of.astype(np.int64))
         return self.cache[key]
+
+    def forget_earlier(self) -> None:
+        """Drop the groupings `earlier` built (16 bytes an event each) once no step needs them."""
+        with self.lock:
+            for name in ("user", "role"):
+                self.cache.pop(f"earlier_{name}", None)
 
     def table_column(self, table: str, column: str) -> pd.Series | None:
         return _col(self.dataset.tables.get(table), column)

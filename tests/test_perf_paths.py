@@ -1,0 +1,86 @@
+"""The fast paths of detect give the results of the plain ones: threaded feature steps, one directed copy
+per scored block, column-major blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snoopwatch.dataset.model import Dataset
+from snoopwatch.detect import SnoopwatchForest
+from snoopwatch.detect.pipeline import _arrow_text
+from snoopwatch.features import build as build_module
+from snoopwatch.features import build_features
+from snoopwatch.features._util import lookup
+from snoopwatch.synth import SynthConfig, generate
+
+
+def _forest_and_rows() -> tuple[SnoopwatchForest, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.normal(size=3000), (rng.random(3000) < 0.05), rng.gamma(2, 1, 3000),
+                         np.where(rng.random(3000) < 0.3, 0.5, 1.0)]).astype(np.float32)
+    groups = rng.choice(["a", "b", "c"], 3000, p=[0.6, 0.3, 0.1]).astype(object)
+    est = SnoopwatchForest(n_estimators=10, directions=[0, 1, 1, -1], fit_rows=2000, random_state=1).fit(X, groups=groups)
+    return est, X, groups
+
+
+def test_block_surprises_are_score_and_feature_surprises():
+    est, X, groups = _forest_and_rows()
+    forest, features = est.block_surprises(X, groups)
+    np.testing.assert_array_equal(forest, est.score_surprise(est.score_samples(X), groups))
+    np.testing.assert_array_equal(features, est.feature_surprise(X, groups))
+
+
+def test_column_major_rows_score_as_row_major_ones():
+    est, X, groups = _forest_and_rows()
+    np.testing.assert_array_equal(est.score_samples(np.asfortranarray(X)), est.score_samples(np.ascontiguousarray(X)))
+    np.testing.assert_array_equal(est.block_surprises(np.asfortranarray(X), groups)[1], est.feature_surprise(X, groups))
+
+
+def test_threaded_feature_steps_give_the_sequential_frame(monkeypatch):
+    world = generate(SynthConfig(staff=40, days=30, seed=2))
+    dataset = Dataset(world.tables, {}).without_answer_key()
+    threaded = build_features(dataset)
+    monkeypatch.setattr(build_module, "FEATURE_THREADS", 1)
+    sequential = build_features(dataset)
+    pd.testing.assert_frame_equal(threaded.frame, sequential.frame)
+    assert threaded.used == sequential.used and threaded.dropped == sequential.dropped
+
+
+@pytest.mark.parametrize(("table", "fill"), [(np.array([0.5, 1.5, 2.5]), np.nan), (np.array([True, False]), False),
+                                             (np.array([7, 8, 9], dtype=np.int32), -1), (np.zeros(0), np.nan)])
+def test_lookup_reads_the_table_and_fills_missing_and_out_of_range_keys(table, fill):
+    keys = np.array([0, -1, 2, 5, -3, 1, 3], dtype=np.int32)
+    expected = np.full(len(keys), fill, dtype=np.result_type(table.dtype, np.min_scalar_type(fill)))
+    inside = (keys >= 0) & (keys < len(table))
+    expected[inside] = table[keys[inside]]
+    got = lookup(table, keys, fill)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_arrow_text_is_the_frame_of_python_strings():
+    names = np.array(["U1", "nan", "Ünïcode"], dtype=object)
+    codes = np.array([2, 0, 0, 1, 2])
+    expected = pd.DataFrame({"user_id": names[codes]})["user_id"]
+    got = _arrow_text(names, codes)
+    assert got.dtype == expected.dtype
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+
+
+def test_one_malloc_arena_is_safe_to_call_again():
+    build_module._one_malloc_arena()
+    build_module._one_malloc_arena()  # process-wide setting: a second call changes nothing
+
+
+def test_block_surprises_from_least_are_exact_there_and_never_invented_below():
+    est, X, groups = _forest_and_rows()
+    full = est.feature_surprise(X, groups)
+    for least in (0.5, 1.0, 2.0):
+        forest, from_least = est.block_surprises(X, groups, least=least)
+        np.testing.assert_array_equal(forest, est.score_surprise(est.score_samples(X), groups))
+        at_or_above = full >= least
+        np.testing.assert_array_equal(from_least[at_or_above], full[at_or_above])
+        below = from_least[~at_or_above]
+        assert ((below == 0) | (below == full[~at_or_above])).all()
