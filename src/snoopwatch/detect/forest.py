@@ -108,13 +108,14 @@ def _leaf_path_lengths(forest: IsolationForest) -> list[np.ndarray]:
             zip(forest._decision_path_lengths, forest._average_path_length_per_tree, strict=True)]
 
 
-def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
+def _isolation_scores(forest: IsolationForest, X: np.ndarray, parallel: bool = True) -> np.ndarray:
     """IsolationForest.score_samples(X) without the minus sign, bit for bit, for a validated float32 matrix.
 
     Per block of SCORE_BLOCK_ROWS rows, every tree finds each row's leaf (tree.apply) and the leaf's path
     length is added to the row's total in tree order, as scikit-learn adds them; then the same
     normalisation 2 ** (-total / (trees x average path length of max_samples)). X is walked in its own
     memory order (tree.apply reads strided rows; a column-major block is as fast as a row-major copy).
+    parallel: walk the blocks on SCORE_THREADS threads (False when the caller runs blocks in parallel).
     """
     X = np.asarray(X, dtype=np.float32)
     n = X.shape[0]
@@ -129,7 +130,7 @@ def _isolation_scores(forest: IsolationForest, X: np.ndarray) -> np.ndarray:
             leaves = tree.apply(block[:, features] if subsample else block, check_input=False)
             total += length[leaves]
 
-    _run(walk, range(0, n, SCORE_BLOCK_ROWS))
+    _run(walk, range(0, n, SCORE_BLOCK_ROWS), parallel)
     denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
     return 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
 
@@ -225,10 +226,10 @@ class SnoopwatchForest(BaseEstimator):
         X = _validate_data(self, X, dtype=np.float32, reset=False)
         return self._forest_scores(self._directed(X))
 
-    def _forest_scores(self, directed: np.ndarray) -> np.ndarray:
+    def _forest_scores(self, directed: np.ndarray, parallel: bool = True) -> np.ndarray:
         if not _walkable(self.forest_):  # a scikit-learn without the tables the walk reads: its own scoring
             return -self.forest_.score_samples(directed)
-        return _isolation_scores(self.forest_, directed)
+        return _isolation_scores(self.forest_, directed, parallel)
 
     def score_surprise(self, scores: np.ndarray, groups=None) -> np.ndarray:
         """-log10 of the share of training rows (of the row's group, when known) scoring at least as high:
@@ -252,19 +253,21 @@ class SnoopwatchForest(BaseEstimator):
         X = _validate_data(self, X, dtype=np.float32, reset=False)
         return self._feature_surprise(self._directed(X), self._tables_for(X.shape[0], groups))
 
-    def block_surprises(self, X, groups=None, least: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    def block_surprises(self, X, groups=None, least: float = 0.0,
+                        parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(score_surprise(score_samples(X), groups), feature_surprise(X, groups)) from one validation,
         one directed copy of X and one look-up of the rows' groups: what scoring a block of events needs.
 
         least: feature surprises under it may read 0 (every surprise at or above it is exact). Rows whose
-        value cannot reach it are not judged: with least = 1, most rows of most features.
+        value cannot reach it are not judged: with least = 1, most rows of most features. parallel: use
+        SCORE_THREADS threads within the block (False when the caller scores several blocks at once).
         """
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
         directed = self._directed(X)
         table = self._tables_for(X.shape[0], groups)
-        return (self._score_surprise(self._forest_scores(directed), table),
-                self._feature_surprise(directed, table, least))
+        return (self._score_surprise(self._forest_scores(directed, parallel), table),
+                self._feature_surprise(directed, table, least, parallel))
 
     def _judged_above(self, least: float) -> np.ndarray:
         """Per group table and feature: the directed value at or below which a row's surprise is 0 (the
@@ -278,7 +281,8 @@ class SnoopwatchForest(BaseEstimator):
             cut = np.maximum(cut, np.where(under > 0, level, -np.inf))
         return cut
 
-    def _feature_surprise(self, directed: np.ndarray, table: np.ndarray, least: float = 0.0) -> np.ndarray:
+    def _feature_surprise(self, directed: np.ndarray, table: np.ndarray, least: float = 0.0,
+                          parallel: bool = True) -> np.ndarray:
         # Feature-major (one contiguous row per feature): each feature's values are read in one sweep
         # (no copy when the rows come column-major, as feature frames do).
         directed = np.ascontiguousarray(directed.T)
@@ -307,5 +311,5 @@ class SnoopwatchForest(BaseEstimator):
                 base = _tail_lookup(np.array([floor], np.float64), levels, log_p, m)[0] if np.isfinite(floor) else 0.0
                 out[k, above[rows]] = np.maximum(_tail_lookup(values[rows], levels, log_p, m) - base, 0.0)
 
-        _run(judge, range(directed.shape[0]), parallel=directed.shape[1] >= SCORE_BLOCK_ROWS)
+        _run(judge, range(directed.shape[0]), parallel=parallel and directed.shape[1] >= SCORE_BLOCK_ROWS)
         return out.T  # rows x features (a transposed view: no copy)

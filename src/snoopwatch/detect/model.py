@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +34,7 @@ import sklearn
 from snoopwatch import __version__
 from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
-from snoopwatch.detect.forest import SnoopwatchForest, _tail_lookup, _tail_table
+from snoopwatch.detect.forest import SCORE_THREADS, SnoopwatchForest, _tail_lookup, _tail_table
 from snoopwatch.detect.reasons import REASON_MIN_SURPRISE
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import BY_NAME, build_features
@@ -41,7 +43,7 @@ from snoopwatch.features._util import seconds
 EXPLAINED_DISCOUNT = 0.75
 EVIDENCE_FLOOR = 1.0
 FOREST_WEIGHT = 1.0
-CHUNK_ROWS = 131_072  # rows per block when computing surprises (bounds memory at millions of events)
+CHUNK_ROWS = 65_536  # rows per block when computing surprises (bounds memory at millions of events)
 MODEL_NAME = "snoopwatch-forest"
 MIN_TRAINING_EVENTS = 50
 BlockHook = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, block scores, block feature surprises)
@@ -95,20 +97,36 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
                    roles: np.ndarray | None = None,
                    on_block: BlockHook | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(uncalibrated combined score, forest surprise), computed in blocks of CHUNK_ROWS rows; on_block(start,
-    combined, surprises) is called with each block's scores and feature surprises."""
+    combined, surprises) is called with each block's scores and feature surprises (blocks in any order).
+
+    Blocks are scored SCORE_THREADS at a time, each on one thread: the per-block steps that do not split
+    across threads themselves (validation, surprises, evidence, the hook's reason codes) then overlap too.
+    A block's matrix is taken from the frame only when a thread is free for it, so at most SCORE_THREADS
+    blocks are held at once.
+    """
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
     forest = np.zeros(n, dtype=np.float64)
-    for start in range(0, n, CHUNK_ROWS):  # blocks of an eighth of a million rows, not events
-        block = frame.iloc[start:start + CHUNK_ROWS]
-        X = block[features].to_numpy(np.float32)
+
+    def score_block(start: int, block: pd.DataFrame, X: np.ndarray) -> None:  # writes its own rows only
         block_roles = roles[start:start + len(block)] if roles is not None else None
         # Surprises under the evidence floor add no evidence, and under REASON_MIN_SURPRISE name no reason.
-        f, surprise = estimator.block_surprises(X, block_roles, least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE))
+        f, surprise = estimator.block_surprises(X, block_roles, least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE),
+                                                parallel=False)
         forest[start:start + len(block)] = f
         combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
         if on_block is not None:
             on_block(start, combined[start:start + len(block)], surprise)
+
+    running: deque[Future] = deque()
+    with ThreadPoolExecutor(SCORE_THREADS) as pool:
+        for start in range(0, n, CHUNK_ROWS):  # blocks of an eighth of a million rows, not events
+            if len(running) == SCORE_THREADS:
+                running.popleft().result()
+            block = frame.iloc[start:start + CHUNK_ROWS]
+            running.append(pool.submit(score_block, start, block, block[features].to_numpy(np.float32)))
+        for future in running:
+            future.result()
     return combined, forest
 
 
