@@ -84,3 +84,36 @@ def test_block_surprises_from_least_are_exact_there_and_never_invented_below():
         np.testing.assert_array_equal(from_least[at_or_above], full[at_or_above])
         below = from_least[~at_or_above]
         assert ((below == 0) | (below == full[~at_or_above])).all()
+
+
+def test_block_surprises_on_one_thread_are_the_threaded_ones():
+    est, X, groups = _forest_and_rows()
+    X = np.tile(X, (12, 1))  # past SCORE_BLOCK_ROWS, so the threaded path splits the rows
+    threaded = est.block_surprises(X, np.tile(groups, 12), least=1.0)
+    single = est.block_surprises(X, np.tile(groups, 12), least=1.0, parallel=False)
+    for a, b in zip(threaded, single, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_crowd_step_counts_first_looks_of_the_day_by_definition():
+    """crowd_3d, looked up by brute force: the user-days (each at its first look that day) on the event's
+    subject from 3 days before the event's minute up to it."""
+    from snoopwatch.features import history
+    from snoopwatch.features._util import DAY
+    from snoopwatch.features.context import build_context
+
+    world = generate(SynthConfig(staff=40, days=20, seed=3))
+    ctx = build_context(Dataset(world.tables, {}).without_answer_key())
+    crowd = history.compute_crowd(ctx, {"crowd_3d", "crowd_excess"})
+    assert set(crowd) == {"crowd_3d", "crowd_excess"}
+    minute = (ctx.t - ctx.t.min()) // 60
+    looks = pd.DataFrame({"subject": ctx.subject, "user": ctx.user, "day": ctx.day, "minute": minute})
+    first = looks[looks["subject"] >= 0].groupby(["subject", "user", "day"])["minute"].min().reset_index()
+    window = history.CROWD_WINDOW_DAYS * DAY // 60
+    expected = np.zeros(ctx.n)
+    for row in np.flatnonzero(ctx.subject >= 0)[::7]:  # every 7th event: enough, and quick
+        mine = first["minute"][first["subject"] == ctx.subject[row]]
+        expected[row] = np.log1p(((mine >= max(minute[row] - window, 0)) & (mine <= minute[row])).sum())
+        assert crowd["crowd_3d"][row] == np.float32(expected[row])
+    assert (crowd["crowd_3d"][ctx.subject < 0] == 0).all()
+    assert history.compute_crowd(ctx, {"first_access_pair"}) == {}

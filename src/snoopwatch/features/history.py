@@ -14,8 +14,8 @@ from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
 CROWD_BASELINE_DAYS = 90
-HISTORY_FEATURES = ("first_access_pair", "prior_unexplained_days", "prior_unexplained_span", "lone_repeat_no_case",
-                    "crowd_3d", "crowd_excess")
+HISTORY_FEATURES = ("first_access_pair", "prior_unexplained_days", "prior_unexplained_span", "lone_repeat_no_case")
+CROWD_FEATURES = ("crowd_3d", "crowd_excess")  # computed by compute_crowd, a step of their own
 PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
 SPAN_PRIOR_DAYS = 30  # a user seen for a month or less cannot have a long-running pattern yet
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
@@ -30,20 +30,25 @@ def unexplained(ctx: Context) -> np.ndarray:
     return ref.isna().to_numpy() if ref is not None else np.ones(ctx.n, dtype=bool)
 
 
+def _pair_order(ctx: Context, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows grouped by (user, subject) pair, in time order within a pair; True where a pair starts in that
+    order). Rows without a subject form one group, first. A stable sort of the time-ordered rows."""
+    n_subjects = max(len(ctx.subjects), 1)
+    raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
+    raw_pair[~has] = -1
+    by_pair = stable_argsort(raw_pair).astype(np.int32 if ctx.n < 1 << 31 else np.int64)
+    return by_pair, first_of_run(raw_pair[by_pair])
+
+
 def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The wanted features of this group; `out`, when given, receives each array as it is made."""
+    """The wanted features of this group but the crowd's; `out`, when given, receives each array as it is made."""
     out = {} if out is None else out
     has = ctx.subject >= 0
     if not has.any():  # no subject on any event: this step's own features are all zero, no others
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in HISTORY_FEATURES if k in wanted}
-    n_subjects = max(len(ctx.subjects), 1)
-    raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
-    raw_pair[~has] = -1
-    # Rows grouped by (user, subject), in time order within a pair (a stable sort of time-ordered rows):
-    # this one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
-    by_pair = stable_argsort(raw_pair).astype(np.int32 if ctx.n < 1 << 31 else np.int64)
-    new_pair = first_of_run(raw_pair[by_pair])
-    del raw_pair  # (arrays are dropped as soon as they are used up: at 10M events each is 80 MB)
+    # This one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
+    # (Arrays are dropped as soon as they are used up: at 10M events each is 80 MB.)
+    by_pair, new_pair = _pair_order(ctx, has)
     pair = np.empty(ctx.n, dtype=np.int64)  # dense pair id, ascending with raw_pair; no-subject rows share one
     pair[by_pair] = np.cumsum(new_pair) - 1
     first = np.empty(ctx.n, dtype=bool)
@@ -86,32 +91,51 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
-    del pair, by_pair, sorted_pd, earlier_days, keys, picked, no_case  # the crowd needs none of them
-    if {"crowd_3d", "crowd_excess"} & wanted:
-        minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
-        subject = ctx.subject.astype(np.int64)
-        # One entry per (subject, user, day): the user's first look at the subject that day.
-        entry = has & first_of_day
-        entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
-        # The queries are made in (subject, minute) order, so every search walks `entries` in step: rows
-        # are in time order, so a stable sort by subject orders them by (subject, minute).
-        by_subject = stable_argsort(subject)
-        base, minute = subject[by_subject] << _MINUTE_BITS, minute[by_subject]
-        del subject
+    return {k: v for k, v in out.items() if k in wanted}
 
-        def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
-            count = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), "right" if right else "left")
-            count -= np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0))
-            out_ = np.empty(len(count), dtype=np.float64)
-            out_[by_subject] = count  # back to row order
-            return out_
 
-        window = CROWD_WINDOW_DAYS * DAY // 60
-        recent = count_since(window)
-        before = count_since(CROWD_BASELINE_DAYS * DAY // 60 + window, window, right=False)
-        usual = before * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS
-        out["crowd_3d"] = np.where(has, np.log1p(recent), 0.0).astype(np.float32)
-        out["crowd_excess"] = np.where(has, np.log1p(recent) - np.log1p(usual), 0.0).astype(np.float32)
+def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The wanted crowd features (many users on one subject in the last days, against the usual rate).
+
+    A step of its own: it reads no other feature, and so can run beside the steps before history.
+    """
+    out = {} if out is None else out
+    if not set(CROWD_FEATURES) & wanted:
+        return {}
+    has = ctx.subject >= 0
+    if not has.any():  # no subject on any event: all zero
+        return {k: np.zeros(ctx.n, dtype=np.float32) for k in CROWD_FEATURES if k in wanted}
+    # One entry per (subject, user, day): the user's first look at the subject that day, the first row of
+    # its (pair, day) run in pair order.
+    by_pair, first_of_day = _pair_order(ctx, has)
+    day_in_order = ctx.day[by_pair]
+    first_of_day[1:] |= day_in_order[1:] != day_in_order[:-1]
+    del day_in_order
+    entry = by_pair[first_of_day & has[by_pair]]
+    del by_pair, first_of_day
+    minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
+    subject = ctx.subject.astype(np.int64)
+    entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
+    del entry
+    # The queries are made in (subject, minute) order, so every search walks `entries` in step: rows
+    # are in time order, so a stable sort by subject orders them by (subject, minute).
+    by_subject = stable_argsort(subject)
+    base, minute = subject[by_subject] << _MINUTE_BITS, minute[by_subject]
+    del subject
+
+    def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
+        count = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), "right" if right else "left")
+        count -= np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0))
+        out_ = np.empty(len(count), dtype=np.float64)
+        out_[by_subject] = count  # back to row order
+        return out_
+
+    window = CROWD_WINDOW_DAYS * DAY // 60
+    recent = count_since(window)
+    before = count_since(CROWD_BASELINE_DAYS * DAY // 60 + window, window, right=False)
+    usual = before * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS
+    out["crowd_3d"] = np.where(has, np.log1p(recent), 0.0).astype(np.float32)
+    out["crowd_excess"] = np.where(has, np.log1p(recent) - np.log1p(usual), 0.0).astype(np.float32)
     return {k: v for k, v in out.items() if k in wanted}
 
 
