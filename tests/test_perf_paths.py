@@ -117,3 +117,14 @@ def test_crowd_step_counts_first_looks_of_the_day_by_definition():
         assert crowd["crowd_3d"][row] == np.float32(expected[row])
     assert (crowd["crowd_3d"][ctx.subject < 0] == 0).all()
     assert history.compute_crowd(ctx, {"first_access_pair"}) == {}
+
+
+def test_prepared_surprise_tables_judge_as_fresh_ones():
+    est, X, groups = _forest_and_rows()
+    prepared = est.surprise_tables(least=1.0)
+    for start in (0, 1000, 2000):  # one preparation serves every block
+        block, block_groups = X[start:start + 1000], groups[start:start + 1000]
+        with_prepared = est.block_surprises(block, block_groups, least=1.0, prepared=prepared)
+        fresh = est.block_surprises(block, block_groups, least=1.0)
+        for a, b in zip(with_prepared, fresh, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,16 @@ def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int
             beyond = x > levels[-1]
             value = np.where(beyond, value + np.minimum((x - levels[-1]) / spread, EXTRA_DECADES), value)
     return value
+
+
+@dataclass(frozen=True)
+class SurpriseTables:
+    """What judging feature surprises from `least` on needs, made once for many blocks (see
+    SnoopwatchForest.surprise_tables): per group table and feature, the directed value a row must exceed to
+    be judged, and the tail table with the surprise of the floor that every surprise is measured from."""
+
+    judged_above: np.ndarray  # (group tables, features)
+    tails: list[list[tuple[np.ndarray, np.ndarray, int, float]]]  # [table][feature]: (levels, log_p, rows, floor's)
 
 
 def _run(task, items, parallel: bool = True) -> None:
@@ -251,23 +262,40 @@ class SnoopwatchForest(BaseEstimator):
         least as extreme in the suspicious direction, minus that of the median (0 = not unusual)."""
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
-        return self._feature_surprise(self._directed(X), self._tables_for(X.shape[0], groups))
+        return self._feature_surprise(self._directed(X), self._tables_for(X.shape[0], groups), self.surprise_tables())
 
-    def block_surprises(self, X, groups=None, least: float = 0.0,
-                        parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def block_surprises(self, X, groups=None, least: float = 0.0, parallel: bool = True,
+                        prepared: SurpriseTables | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(score_surprise(score_samples(X), groups), feature_surprise(X, groups)) from one validation,
         one directed copy of X and one look-up of the rows' groups: what scoring a block of events needs.
 
         least: feature surprises under it may read 0 (every surprise at or above it is exact). Rows whose
         value cannot reach it are not judged: with least = 1, most rows of most features. parallel: use
         SCORE_THREADS threads within the block (False when the caller scores several blocks at once).
+        prepared: surprise_tables(least), when many blocks are judged (made here otherwise).
         """
         check_is_fitted(self, "forest_")
         X = _validate_data(self, X, dtype=np.float32, reset=False)
         directed = self._directed(X)
         table = self._tables_for(X.shape[0], groups)
         return (self._score_surprise(self._forest_scores(directed, parallel), table),
-                self._feature_surprise(directed, table, least, parallel))
+                self._feature_surprise(directed, table, prepared or self.surprise_tables(least), parallel))
+
+    def surprise_tables(self, least: float = 0.0) -> SurpriseTables:
+        """The tables block_surprises(least=least) judges feature surprises with, computed once: per group
+        table and feature, the tail table without its unused slots and the surprise of the floor."""
+        check_is_fitted(self, "forest_")
+        tails = []
+        for t in range(len(self.group_rows_)):
+            m = int(self.group_rows_[t])
+            row = []
+            for k, floor in enumerate(self.floor_):
+                keep = ~np.isnan(self.feature_levels_[t, k])
+                levels, log_p = self.feature_levels_[t, k][keep], self.feature_log_p_[t, k][keep]
+                base = _tail_lookup(np.array([floor], np.float64), levels, log_p, m)[0] if np.isfinite(floor) else 0.0
+                row.append((levels, log_p, m, base))
+            tails.append(row)
+        return SurpriseTables(self._judged_above(least), tails)
 
     def _judged_above(self, least: float) -> np.ndarray:
         """Per group table and feature: the directed value at or below which a row's surprise is 0 (the
@@ -281,16 +309,16 @@ class SnoopwatchForest(BaseEstimator):
             cut = np.maximum(cut, np.where(under > 0, level, -np.inf))
         return cut
 
-    def _feature_surprise(self, directed: np.ndarray, table: np.ndarray, least: float = 0.0,
+    def _feature_surprise(self, directed: np.ndarray, table: np.ndarray, prepared: SurpriseTables,
                           parallel: bool = True) -> np.ndarray:
         # Feature-major (one contiguous row per feature): each feature's values are read in one sweep
         # (no copy when the rows come column-major, as feature frames do).
         directed = np.ascontiguousarray(directed.T)
         out = np.zeros(directed.shape, dtype=np.float32)
-        judged_above = self._judged_above(least)
+        judged_above = prepared.judged_above
 
         def judge(k: int) -> None:  # one feature: writes its own row of `out` only
-            column, floor, cut = directed[k], self.floor_[k], judged_above[:, k]
+            column, cut = directed[k], judged_above[:, k]
             # Rows at the floor (most rows, for most features) are not unusual by definition, nor, when
             # only surprises from `least` on are asked for, rows that cannot reach it: skip them.
             if (cut == cut[0]).all():
@@ -306,9 +334,7 @@ class SnoopwatchForest(BaseEstimator):
             ends = np.cumsum(counts)
             for t in np.flatnonzero(counts):
                 rows = by_table[ends[t] - counts[t]:ends[t]]
-                m = int(self.group_rows_[t])
-                levels, log_p = self.feature_levels_[t, k], self.feature_log_p_[t, k]
-                base = _tail_lookup(np.array([floor], np.float64), levels, log_p, m)[0] if np.isfinite(floor) else 0.0
+                levels, log_p, m, base = prepared.tails[t][k]
                 out[k, above[rows]] = np.maximum(_tail_lookup(values[rows], levels, log_p, m) - base, 0.0)
 
         _run(judge, range(directed.shape[0]), parallel=parallel and directed.shape[1] >= SCORE_BLOCK_ROWS)

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,24 +106,26 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
     forest = np.zeros(n, dtype=np.float64)
+    # Surprises under the evidence floor add no evidence, and under REASON_MIN_SURPRISE name no reason.
+    prepared = estimator.surprise_tables(least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE))
 
     def score_block(start: int, block: pd.DataFrame, X: np.ndarray) -> None:  # writes its own rows only
         block_roles = roles[start:start + len(block)] if roles is not None else None
-        # Surprises under the evidence floor add no evidence, and under REASON_MIN_SURPRISE name no reason.
-        f, surprise = estimator.block_surprises(X, block_roles, least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE),
-                                                parallel=False)
+        f, surprise = estimator.block_surprises(X, block_roles, parallel=False, prepared=prepared)
         forest[start:start + len(block)] = f
         combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
         if on_block is not None:
             on_block(start, combined[start:start + len(block)], surprise)
 
-    running: deque[Future] = deque()
+    running: set[Future] = set()
     with ThreadPoolExecutor(SCORE_THREADS) as pool:
-        for start in range(0, n, CHUNK_ROWS):  # blocks of an eighth of a million rows, not events
-            if len(running) == SCORE_THREADS:
-                running.popleft().result()
+        for start in range(0, n, CHUNK_ROWS):  # blocks of a sixteenth of a million rows, not events
+            if len(running) == SCORE_THREADS:  # the next block is taken as soon as either thread is free
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a block's error is raised here
             block = frame.iloc[start:start + CHUNK_ROWS]
-            running.append(pool.submit(score_block, start, block, block[features].to_numpy(np.float32)))
+            running.add(pool.submit(score_block, start, block, block[features].to_numpy(np.float32)))
         for future in running:
             future.result()
     return combined, forest
