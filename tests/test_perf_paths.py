@@ -128,3 +128,26 @@ def test_prepared_surprise_tables_judge_as_fresh_ones():
         fresh = est.block_surprises(block, block_groups, least=1.0)
         for a, b in zip(with_prepared, fresh, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_prior_unexplained_days_count_earlier_days_without_a_case_by_definition():
+    """prior_unexplained_days and _span, looked up by brute force: the pair's distinct earlier days with a
+    look-up no case explains, and the days since the first of them."""
+    from snoopwatch.features import history
+    from snoopwatch.features.context import build_context
+
+    world = generate(SynthConfig(staff=40, days=20, seed=3))
+    ctx = build_context(Dataset(world.tables, {}).without_answer_key())
+    got = history.compute(ctx, {"prior_unexplained_days", "prior_unexplained_span"})
+    no_case = history.unexplained(ctx)
+    looks = pd.DataFrame({"user": ctx.user, "subject": ctx.subject, "day": ctx.day})[(ctx.subject >= 0) & no_case]
+    days = looks.groupby(["user", "subject"])["day"].unique()
+    user_first_day = pd.Series(ctx.day).groupby(ctx.user).min()
+    for row in np.flatnonzero(ctx.subject >= 0)[::5]:
+        key = (ctx.user[row], ctx.subject[row])
+        earlier = np.sort([d for d in days.get(key, []) if d < ctx.day[row]])
+        assert got["prior_unexplained_days"][row] == np.float32(np.log1p(len(earlier)))
+        since = ctx.day[row] - earlier[0] if len(earlier) else 0
+        known = ctx.day[row] - user_first_day[ctx.user[row]] + history.SPAN_PRIOR_DAYS
+        assert got["prior_unexplained_span"][row] == np.float32(since / known)
+    assert (got["prior_unexplained_days"][ctx.subject < 0] == 0).all()

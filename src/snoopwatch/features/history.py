@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, first_of_run, searchsorted_in_order, stable_argsort
+from snoopwatch.features._util import DAY, first_of_run, stable_argsort
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -49,33 +49,46 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # This one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
     # (Arrays are dropped as soon as they are used up: at 10M events each is 80 MB.)
     by_pair, new_pair = _pair_order(ctx, has)
-    pair = np.empty(ctx.n, dtype=np.int64)  # dense pair id, ascending with raw_pair; no-subject rows share one
-    pair[by_pair] = np.cumsum(new_pair) - 1
     first = np.empty(ctx.n, dtype=bool)
     first[by_pair] = new_pair
     out["first_access_pair"] = (first & has).astype(np.float32)
-    del new_pair, first
+    del first
 
-    # Earlier distinct days on which this user looked this subject up with no case explaining it.
+    # Earlier distinct days on which this user looked this subject up with no case explaining it, counted
+    # in pair order, where (pair, day) keys ascend: running counts over the runs, no searches.
+    pair_in_order = np.cumsum(new_pair) - 1  # dense pair id, ascending; no-subject rows share one
+    pair_start = np.flatnonzero(new_pair)
+    del new_pair
     day0 = int(ctx.day.min())
     span = int(ctx.day.max()) - day0 + 2
     day = ctx.day - day0
-    pd_key = pair * span + day
-    sorted_pd = pd_key[by_pair]  # ascending: pairs ascend, and days ascend within a pair
-    first_of_day = np.empty(ctx.n, dtype=bool)  # the user's first look at the subject that day
-    first_of_day[by_pair] = first_of_run(sorted_pd)
-    no_case = unexplained(ctx) & has
-    picked = sorted_pd[no_case[by_pair]]
-    keys = picked[first_of_run(picked)]  # distinct (pair, day) keys without a case, sorted
-    lo = searchsorted_in_order(keys, pair * span, by_pair)
-    here = searchsorted_in_order(keys, pd_key, by_pair)
-    del pd_key
-    earlier_days = (here - lo).astype(np.float64)
-    del here
-    first_day = keys[np.minimum(lo, max(len(keys) - 1, 0))] - pair * span if len(keys) else np.zeros(ctx.n, np.int64)
-    del lo
-    since_first = np.where(earlier_days > 0, day - first_day, 0)
-    del first_day
+    day_in_order = day[by_pair]
+    sorted_pd = pair_in_order * span + day_in_order
+    new_day = first_of_run(sorted_pd)  # the user's first look at the subject that day
+    first_of_day = np.empty(ctx.n, dtype=bool)
+    first_of_day[by_pair] = new_day
+    # The first row without a case of each (pair, day) run: one per distinct (pair, day) without a case.
+    no_case = np.flatnonzero((unexplained(ctx) & has)[by_pair])
+    counted = no_case[first_of_run(sorted_pd[no_case])]
+    del no_case
+    counted_before = np.zeros(ctx.n + 1, dtype=np.int64)  # counted rows before each position
+    counted_before[counted + 1] = 1
+    np.cumsum(counted_before, out=counted_before)
+    run = np.cumsum(new_day) - 1
+    since_pair = counted_before[pair_start][pair_in_order]
+    earlier_in_order = counted_before[np.flatnonzero(new_day)][run] - since_pair  # days before this day
+    del run, pair_in_order, pair_start, counted_before
+    # The pair's first day without a case (read only where there is an earlier one).
+    first_day = day_in_order[counted][np.minimum(since_pair, max(len(counted) - 1, 0))] if len(counted) else 0
+    del since_pair, counted
+    since_first_in_order = np.where(earlier_in_order > 0, day_in_order - first_day, 0)
+    del first_day, day_in_order
+    earlier_days = np.empty(ctx.n, dtype=np.float64)
+    earlier_days[by_pair] = earlier_in_order
+    since_first = np.empty(ctx.n, dtype=since_first_in_order.dtype)
+    since_first[by_pair] = since_first_in_order
+    del earlier_in_order, since_first_in_order
+
     # The span is measured against how long the log has known the user, so it means the same in a
     # 3-month training window and a 3-year detection run (a raw span only grows with the log).
     first_row = np.flatnonzero(~pd.Series(ctx.user).duplicated().to_numpy())  # rows are in time order
@@ -123,19 +136,32 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     base, minute = subject[by_subject] << _MINUTE_BITS, minute[by_subject]
     del subject
 
-    def count_since(minutes_back: int, until_back: int = 0, right: bool = True) -> np.ndarray:
-        count = np.searchsorted(entries, base + np.maximum(minute - until_back, 0), "right" if right else "left")
-        count -= np.searchsorted(entries, base + np.maximum(minute - minutes_back, 0))
-        out_ = np.empty(len(count), dtype=np.float64)
-        out_[by_subject] = count  # back to row order
-        return out_
-
+    # Per row, entries on its subject from `back` to `until` minutes before it (the recent window, its end
+    # included, and the baseline before it), with one query buffer: this step runs beside another.
     window = CROWD_WINDOW_DAYS * DAY // 60
-    recent = count_since(window)
-    before = count_since(CROWD_BASELINE_DAYS * DAY // 60 + window, window, right=False)
-    usual = before * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS
-    out["crowd_3d"] = np.where(has, np.log1p(recent), 0.0).astype(np.float32)
-    out["crowd_excess"] = np.where(has, np.log1p(recent) - np.log1p(usual), 0.0).astype(np.float32)
+    query = np.empty(len(minute), dtype=np.int64)
+    counts = []
+    for back, until, side in ((window, 0, "right"), (CROWD_BASELINE_DAYS * DAY // 60 + window, window, "left")):
+        np.subtract(minute, until, out=query)
+        np.maximum(query, 0, out=query)
+        query += base
+        count = np.searchsorted(entries, query, side)
+        np.subtract(minute, back, out=query)
+        np.maximum(query, 0, out=query)
+        query += base
+        count -= np.searchsorted(entries, query)
+        in_rows = np.empty(len(count), dtype=np.float64)
+        in_rows[by_subject] = count  # back to row order
+        del count
+        counts.append(in_rows)
+    recent, usual = counts
+    del counts, in_rows, query, base, minute, by_subject, entries
+    usual *= CROWD_WINDOW_DAYS  # the usual count over the window's length, in place
+    usual /= CROWD_BASELINE_DAYS
+    recent = np.log1p(recent, out=recent)
+    out["crowd_3d"] = np.where(has, recent, 0.0).astype(np.float32)
+    usual = np.subtract(recent, np.log1p(usual, out=usual), out=usual)
+    out["crowd_excess"] = np.where(has, usual, 0.0).astype(np.float32)
     return {k: v for k, v in out.items() if k in wanted}
 
 
