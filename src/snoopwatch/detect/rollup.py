@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from snoopwatch.features._util import sorted_unique
+
 WINDOWS = {"day": 1, "month": 30, "year": 365}
 LEVELS = (2.0, 3.0, 4.0)
 MIN_EVIDENCE = 3.0  # -log10 p of the window's count; below this nothing is alerted
@@ -95,9 +97,7 @@ def daily_counts(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: n
         group, keys = key, np.flatnonzero(np.bincount(key))  # every (user, day) with an event, ascending
         pick = keys  # the counts of the keys in use
     else:
-        ordered = np.sort(key)
-        keys = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
-        del ordered
+        keys = sorted_unique(key)
         group, pick = np.searchsorted(keys, key), slice(None)
     del key
     size = int(group.max()) + 1
