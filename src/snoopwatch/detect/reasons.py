@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 
 from snoopwatch.detect.alerts import Reason
 from snoopwatch.features.registry import BY_NAME
@@ -98,16 +97,14 @@ def _of(count: int, total: int) -> str:
     return f"{count} of {total}"
 
 
-def summary(user_id: str, rows: pd.DataFrame | Mapping[str, np.ndarray], times: np.ndarray, subjects: np.ndarray,
+def summary(user_id: str, rows: Mapping[str, np.ndarray], times: np.ndarray, subjects: np.ndarray,
             reasons: list[Reason]) -> str:
     """One sentence an investigator can check against the log, e.g. "PC1 looked up 1 person 7 times over
     14 months (same rare surname, same postcode sector); none linked to a case; 5 of 7 off duty".
 
-    rows: the events' features, as a frame or as plain arrays by feature name (SUMMARY_COLUMNS are read).
+    rows: the events' features as arrays by feature name (the SUMMARY_COLUMNS present are read).
     """
     n = len(times)
-    if isinstance(rows, pd.DataFrame):
-        rows = {column: rows[column].to_numpy() for column in SUMMARY_COLUMNS if column in rows.columns}
     flags = rule_flag_arrays(rows, n)
     distinct = len({s for s in subjects if isinstance(s, str) and s})
     who = f"{distinct} {'person' if distinct == 1 else 'people'}" if distinct else "records"
