@@ -201,3 +201,13 @@ def test_written_files_follow_the_umask_not_mkstemp(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "subjects.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_distinct_text_reads_categories_in_use_and_plain_text_alike():
+    from snoopwatch.dataset.io import distinct_text
+
+    plain = pd.Series(["PC2", None, "PC1", "PC2"], dtype=object)
+    category = pd.Series(pd.Categorical(["PC2", None, "PC1", "PC2"], categories=["PC1", "PC2", "PC9"]))
+    assert distinct_text(plain).tolist() == ["PC2", "PC1"]  # first appearance
+    assert distinct_text(category).tolist() == ["PC1", "PC2"]  # category order; unused PC9 and missing left out
+    assert distinct_text(category).dtype == object

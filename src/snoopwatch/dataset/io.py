@@ -124,6 +124,16 @@ def _as_text(series: pd.Series) -> pd.Series:
     return out.str.strip().replace("", pd.NA)
 
 
+def distinct_text(values: pd.Series) -> np.ndarray:
+    """The distinct present values of a column as text, in order of first appearance (object array). A
+    category column is read through its categories in use, once per category, not once per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        in_use = np.zeros(len(values.cat.categories) + 1, dtype=bool)
+        in_use[values.cat.codes.to_numpy()] = True  # code -1 (missing) marks the extra last slot
+        return np.asarray(values.cat.categories[in_use[:-1]].astype(str), dtype=object)  # category order
+    return np.asarray(pd.unique(values.dropna().astype(str)), dtype=object)
+
+
 def parse_instant(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
     """A user-given instant (--since, --until) in UTC; a date alone means midnight UTC."""
     if value is None:

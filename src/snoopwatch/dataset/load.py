@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from snoopwatch.dataset.io import ColumnIssue, read_table, table_name
+from snoopwatch.dataset.io import ColumnIssue, distinct_text, read_table, table_name
 from snoopwatch.dataset.model import Dataset, Problem
 from snoopwatch.dataset.schema import (
     ANSWER_KEY_TABLES,
@@ -128,7 +128,7 @@ def _check_references(tables: dict[str, pd.DataFrame], files: dict[str, Path]) -
         for column, other, other_column in (("user_id", "staff", "user_id"), ("subject_id", "subjects", "subject_id")):
             if other in tables and column in events.columns:
                 known = set(tables[other][other_column].dropna().astype(str))
-                values = _distinct_text(events[column])
+                values = distinct_text(events[column])
                 unknown = sorted(v for v in values if v not in known)
                 if unknown:
                     problems.append(Problem("warning", files["events"].name, column,
@@ -151,15 +151,6 @@ def _not_in(values: pd.Series, known: pd.Index) -> np.ndarray:
         return np.append(unknown, False)[values.cat.codes.to_numpy()]  # code -1 (missing) is never dangling
     values = values.astype(object)
     return (values.notna() & ~values.astype(str).isin(known)).to_numpy()
-
-
-def _distinct_text(values: pd.Series) -> np.ndarray:
-    """The distinct present values of a column as text (a category column: its categories in use)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        in_use = np.zeros(len(values.cat.categories) + 1, dtype=bool)
-        in_use[values.cat.codes.to_numpy()] = True
-        return np.asarray(values.cat.categories[in_use[:-1]].astype(str), dtype=object)
-    return values.dropna().astype(str).unique()
 
 
 def _duplicated(values: pd.Series) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from snoopwatch.dataset.io import distinct_text
+
 DAY = 86_400
 # Composite keys pack (dense id, seconds since ORIGIN) in one int64: ids below 2**23, times below 2**40 s.
 _TIME_BITS = 40
@@ -18,15 +20,7 @@ ORIGIN = -(1 << 38)  # seconds since 1970 that maps to 0 (about 8,700 years befo
 
 def as_strings(values: pd.Series | None) -> np.ndarray:
     """Distinct non-empty values of a column as strings (cheap on categories: reads the categories only)."""
-    if values is None:
-        return np.array([], dtype=object)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        present = np.zeros(len(values.cat.categories) + 1, dtype=bool)
-        present[codes] = True  # code -1 (missing) marks the extra last slot
-        used = values.cat.categories[present[:-1]]  # category order kept, as remove_unused_categories does
-        return np.asarray(used.astype(str), dtype=object)
-    return np.asarray(pd.unique(values.dropna().astype(str)), dtype=object)
+    return np.array([], dtype=object) if values is None else distinct_text(values)
 
 
 def make_index(*columns: pd.Series | None) -> pd.Index:
