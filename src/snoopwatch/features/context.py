@@ -46,15 +46,10 @@ class Context:
     units: pd.Index
     unit_of_user: np.ndarray
     unit: np.ndarray
+    in_order: bool = False  # the events are already in time order (the loader sorts them): no reordering copy
     cache: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # feature steps run on threads
 
-    @property
-    def in_order(self) -> bool:
-        """True when the events are already in time order (the loader sorts them), so no reordering copy."""
-        if "in_order" not in self.cache:
-            self.cache["in_order"] = bool(np.array_equal(self.order, np.arange(len(self.order))))
-        return self.cache["in_order"]
 
     def event_column(self, name: str) -> pd.Series | None:
         """An events column in time order (None when absent or empty)."""
@@ -149,7 +144,8 @@ def build_context(dataset: Dataset) -> Context:
             order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
     tables = dataset.tables
     # The loader sorts events by time already: then the table is used as it is, not copied in order.
-    ev = events if np.array_equal(order, np.arange(len(order))) else events.iloc[order]
+    in_order = bool(np.array_equal(order, np.arange(len(order))))
+    ev = events if in_order else events.iloc[order]
 
     def c(table: str, column: str) -> pd.Series | None:
         return _col(tables.get(table), column)
@@ -170,7 +166,7 @@ def build_context(dataset: Dataset) -> Context:
         subjects=subjects, subject=codes(_col(ev, "subject_id"), subjects, n),
         cases=cases, case=codes(_col(ev, "case_ref"), cases, n),
         roles=roles, role_of_user=np.empty(0, np.int32), role=np.empty(0, np.int32),
-        units=units, unit_of_user=np.empty(0, np.int32), unit=np.empty(0, np.int32),
+        units=units, unit_of_user=np.empty(0, np.int32), unit=np.empty(0, np.int32), in_order=in_order,
     )
     ctx.role_of_user = ctx.staff_attribute("role", roles)
     # Users without a known role form one extra "role" (everyone unknown), so role statistics stay defined.
