@@ -14,7 +14,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from snoopwatch.dataset.io import ColumnIssue, distinct_text, read_table, table_name
+from snoopwatch.dataset.io import (
+    ColumnIssue,
+    arrow_allocates_from_malloc,
+    distinct_text,
+    read_table,
+    table_name,
+)
 from snoopwatch.dataset.model import Dataset, Problem
 from snoopwatch.dataset.schema import (
     ANSWER_KEY_TABLES,
@@ -198,7 +204,12 @@ def load_dataset(
     without an offset. answer_key: False skips labels and instances (what train and detect use).
     tables: read only these tables (events is always read).
     """
-    directory = Path(directory)
+    with arrow_allocates_from_malloc():
+        return _load_dataset(Path(directory), strict, source_timezone, answer_key, tables)
+
+
+def _load_dataset(directory: Path, strict: bool, source_timezone: str | None, answer_key: bool,
+                  tables: tuple[str, ...] | None) -> Dataset:
     if not directory.exists():
         raise DatasetError(f"{directory}: no such directory; give the folder that holds events.csv or events.parquet")
     if not directory.is_dir():
@@ -265,8 +276,8 @@ def load_dataset(
     in_order = events["timestamp"].is_monotonic_increasing and events.index.equals(pd.RangeIndex(len(events)))
     frames["events"] = events if in_order else events.sort_values("timestamp", kind="stable").reset_index(drop=True)
     del events
-    # Arrow keeps the buffers it decoded and sorted the tables with for reuse; later steps allocate through
-    # numpy, not Arrow, so hand them back (at 10M events, hundreds of MB resident for the rest of a run).
+    # Hand the buffers Arrow decoded and sorted the tables with back to the system (malloc_trim): later
+    # steps allocate through numpy.
     pa.default_memory_pool().release_unused()
     return Dataset(frames, manifest, directory, problems, rejects, {n: files[n] for n in frames})
 

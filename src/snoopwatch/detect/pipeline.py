@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from snoopwatch.dataset.io import parse_instant
+from snoopwatch.dataset.io import arrow_allocates_from_malloc, parse_instant
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect import rollup
 from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
@@ -70,6 +70,13 @@ def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | No
 
     budget: alerts per day per 1,000 staff (at least one a day). allowlist: entries or a file path.
     """
+    with arrow_allocates_from_malloc():
+        return _detect(dataset, model, since, budget, allowlist, progress)
+
+
+def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | None, budget: float,
+            allowlist: list[AllowEntry] | str | Path | None,
+            progress: Callable[[str, int, int], None] | None) -> Detection:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if budget <= 0:
