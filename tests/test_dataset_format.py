@@ -211,3 +211,26 @@ def test_distinct_text_reads_categories_in_use_and_plain_text_alike():
     assert distinct_text(plain).tolist() == ["PC2", "PC1"]  # first appearance
     assert distinct_text(category).tolist() == ["PC1", "PC2"]  # category order; unused PC9 and missing left out
     assert distinct_text(category).dtype == object
+
+
+def test_reading_allocates_arrow_memory_from_malloc_and_gives_the_pool_back(example_dataset, monkeypatch):
+    import pyarrow as pa
+
+    from snoopwatch.dataset import io
+
+    seen = []
+    real_read = io.read_table
+
+    def spying_read(*args, **kwargs):
+        seen.append(pa.default_memory_pool().backend_name)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr("snoopwatch.dataset.load.read_table", spying_read)
+    before = pa.default_memory_pool().backend_name
+    load_dataset(example_dataset)
+    assert seen and set(seen) == {pa.system_memory_pool().backend_name}
+    assert pa.default_memory_pool().backend_name == before  # restored on leaving
+
+    with pytest.raises(RuntimeError), io.arrow_allocates_from_malloc():
+        raise RuntimeError("restored on an error too")
+    assert pa.default_memory_pool().backend_name == before
