@@ -151,3 +151,23 @@ def test_prior_unexplained_days_count_earlier_days_without_a_case_by_definition(
         known = ctx.day[row] - user_first_day[ctx.user[row]] + history.SPAN_PRIOR_DAYS
         assert got["prior_unexplained_span"][row] == np.float32(since / known)
     assert (got["prior_unexplained_days"][ctx.subject < 0] == 0).all()
+
+
+def test_user_days_groups_rows_by_user_and_day_by_definition():
+    """UserDays (the roll-up's grouping): each (user, day) once, ascending; a user's rows over days found
+    as a filter of all rows would find them (by day, ties in row order); per-group reductions as groupby's."""
+    from snoopwatch.detect.rollup import UserDays
+
+    rng = np.random.default_rng(5)
+    user, day = rng.integers(-1, 12, 3000), rng.integers(19_990, 20_030, 3000)
+    groups = UserDays.of(user, day)
+    pairs = sorted(set(zip(user.tolist(), day.tolist(), strict=True)))
+    assert list(zip(groups.user.tolist(), groups.day.tolist(), strict=True)) == pairs
+    np.testing.assert_array_equal(groups.key, groups.user * (1 << 32) + groups.day)
+    for u, first, last in [(3, 19_995, 20_001), (-1, 19_990, 20_029), (11, 20_029, 20_029), (5, 20_040, 20_050)]:
+        wanted = np.flatnonzero((user == u) & (day >= first) & (day <= last))
+        np.testing.assert_array_equal(groups.rows(u, first, last), wanted[np.argsort(day[wanted], kind="stable")])
+    flags = rng.random(3000) < 0.05
+    by_pair = pd.Series(flags).groupby([user, day])
+    np.testing.assert_array_equal(groups.per_group(flags, np.logical_or), by_pair.any().to_numpy())
+    np.testing.assert_array_equal(groups.per_group(flags.astype(np.int64)), by_pair.sum().to_numpy())

@@ -27,7 +27,7 @@ from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reas
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import build_features
-from snoopwatch.features._util import DAY, seconds, sorted_unique, stable_argsort
+from snoopwatch.features._util import DAY, seconds
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
@@ -163,27 +163,24 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
     per_day = daily_budget(budget, staff)
     t_scored = t if everything else t[idx]
     day = np.floor(t_scored / DAY).astype(np.int64)
-    scope_keys = sorted_unique(user_codes[in_scope].astype(np.int64) * (1 << 32) + day[in_scope])
+    user_days = rollup.UserDays.of(user_codes, day)
+    # The (user, day)s with events at or after --since: ascending, as the grouping holds them.
+    in_scope_days = user_days.per_group(in_scope, np.logical_or)
+    scope_keys = user_days.key[in_scope_days]
 
     def raised(selected: pd.DataFrame) -> pd.DataFrame:
         """Alerts only for a user and day with events at or after --since; earlier days are memory."""
         keys = selected["user"].to_numpy(np.int64) * (1 << 32) + selected["day"].to_numpy(np.int64)
         return selected[np.isin(keys, scope_keys)]
 
-    cands = rollup.candidates(user_codes, day, score, ~allowed)
+    cands = rollup.candidates(user_codes, day, score, ~allowed, user_days)
     chosen = raised(rollup.select(cands, per_day))
     ref = model.model_ref
-    # Rows by (user, day), ties in row order: np.lexsort((day, user_codes)) by one packed sort.
-    order = stable_argsort(user_codes.astype(np.int64) * (int(day.max()) - int(day.min()) + 1) + (day - day.min())) \
-        if len(day) else np.zeros(0, dtype=np.int64)
-    ukey = user_codes[order].astype(np.int64) * (1 << 32) + day[order]
     alerts: list[Alert] = []
     # The events behind each alert, then their feature surprises in one pass.
     alert_rows = []
     for row in chosen.itertuples(index=False):  # one iteration per alert (a budgeted handful a day)
-        lo = np.searchsorted(ukey, row.user * (1 << 32) + row.start_day, side="left")
-        hi = np.searchsorted(ukey, row.user * (1 << 32) + row.day, side="right")
-        rows = order[lo:hi]
+        rows = user_days.rows(row.user, row.start_day, row.day)
         rows = rows[(score[rows] >= row.level) & ~allowed[rows]]
         alert_rows.append(np.sort(rows[np.argsort(-score[rows], kind="stable")[:MAX_ALERT_EVENTS]]))
     every = np.concatenate(alert_rows) if alert_rows else np.zeros(0, dtype=np.int64)
@@ -218,21 +215,20 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
     # What the allow-list suppressed: events per entry, and alerts that would have been raised without it.
     suppressed_rows = []
     if entries:
-        plain = raised(rollup.select(rollup.candidates(user_codes, day, score, np.ones(len(score), bool)), per_day))
+        plain = raised(rollup.select(rollup.candidates(user_codes, day, score, np.ones(len(score), bool), user_days),
+                                     per_day))
         raised = set(zip(chosen["user"], chosen["day"], strict=True))
         lost = plain[[(u, d) not in raised for u, d in zip(plain["user"], plain["day"], strict=True)]]
         for j, entry in enumerate(entries):
             lost_count = 0
             for row in lost.itertuples(index=False):
-                lo = np.searchsorted(ukey, row.user * (1 << 32) + row.start_day, side="left")
-                hi = np.searchsorted(ukey, row.user * (1 << 32) + row.day, side="right")
-                lost_count += bool(hits[order[lo:hi], j].any())
+                lost_count += bool(hits[user_days.rows(row.user, row.start_day, row.day), j].any())
             suppressed_rows.append({"entry": entry.label, "why": entry.why, "events": int(hits[in_scope, j].sum()),
                                     "alerts": lost_count})
     suppressed = pd.DataFrame(suppressed_rows, columns=["entry", "why", "events", "alerts"])
     timings["rollup"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    days = int(sorted_unique(day[in_scope]).size)
+    days = int(np.unique(user_days.day[in_scope_days]).size)  # days with events at or after --since
     alerts.sort(key=lambda a: (a.window_end, -a.risk, a.user_id))
     return Detection(scores=scores, alerts=alerts, rejects=reject_frame, suppressed=suppressed,
                      features_used=list(model.features), notes=notes, budget_per_day=per_day, days=days,

@@ -20,12 +20,13 @@ reverse. Candidates below MIN_EVIDENCE never become alerts.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
-from snoopwatch.features._util import sorted_unique
+from snoopwatch.features._util import first_of_run, stable_argsort
 
 WINDOWS = {"day": 1, "month": 30, "year": 365}
 LEVELS = (2.0, 3.0, 4.0)
@@ -78,43 +79,71 @@ def daily_budget(budget: float, staff: int) -> int:
     return max(1, math.ceil(round(budget * staff / 1000.0, 9)))
 
 
-def daily_counts(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+@dataclass(frozen=True)
+class UserDays:
+    """Events grouped by (user, day), made once from who and when (no score needed): the roll-up counts
+    each (user, day) from it and an alert finds its events with it."""
+
+    order: np.ndarray  # rows sorted by user, then day, ties in row order
+    starts: np.ndarray  # per (user, day), ascending: where its rows begin in `order`; then len(order)
+    user: np.ndarray  # per (user, day): the user code (int64)
+    day: np.ndarray  # per (user, day): the day (int64)
+    key: np.ndarray  # per (user, day), ascending: user x 2**32 + day
+
+    @classmethod
+    def of(cls, user: np.ndarray, day: np.ndarray) -> UserDays:
+        user = np.asarray(user, dtype=np.int64)
+        day = np.asarray(day, dtype=np.int64)
+        if len(day) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, np.zeros(1, dtype=np.int64), empty, empty, empty)
+        first_day = int(day.min())
+        key = user * (int(day.max()) - first_day + 1) + (day - first_day)  # ascends with (user, day)
+        order = stable_argsort(key)  # np.lexsort((day, user)) by one packed sort
+        starts = np.append(np.flatnonzero(first_of_run(key[order])), len(order))
+        firsts = order[starts[:-1]]
+        return cls(order, starts, user[firsts], day[firsts], user[firsts] * (1 << 32) + day[firsts])
+
+    def per_group(self, values: np.ndarray, reduce: np.ufunc = np.add) -> np.ndarray:
+        """reduce(values) over the rows of each (user, day) (reduce.reduceat over the grouped rows)."""
+        if len(self.order) == 0:
+            return np.zeros(0, dtype=np.asarray(values).dtype)
+        return reduce.reduceat(np.asarray(values)[self.order], self.starts[:-1])
+
+    def rows(self, user: int, first_day: int, last_day: int) -> np.ndarray:
+        """The user's rows from first_day to last_day (both included), by day, ties in row order."""
+        lo = np.searchsorted(self.key, user * (1 << 32) + first_day, side="left")
+        hi = np.searchsorted(self.key, user * (1 << 32) + last_day, side="right")
+        return self.order[self.starts[lo]:self.starts[hi]]
+
+
+def daily_counts(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray,
+                 groups: UserDays | None = None) -> pd.DataFrame:
     """One row per (user, day) with events, sorted by user then day: n events (allow-listed events still
     count as activity), k0, k1, ... events at each level of LEVELS and top, the highest score (never
     allow-listed ones).
 
-    Counted with bincount over the sorted distinct (user, day) keys: no frame of one row per event.
+    Counted over the rows grouped by (user, day) (groups: UserDays.of(user, day), when made already):
+    no frame of one row per event.
     """
-    if len(user) == 0:
-        return pd.DataFrame({"user": np.zeros(0, np.int64), "day": np.zeros(0, np.int64), "n": np.zeros(0),
-                             **{f"k{i}": np.zeros(0) for i in range(len(LEVELS))}, "top": np.zeros(0)})
-    user = np.asarray(user, dtype=np.int64)
-    day = np.asarray(day, dtype=np.int64)
-    first_day = int(day.min())
-    days = int(day.max()) - first_day + 1
-    key = user * days + (day - first_day)  # ascends with (user, day)
-    if int(key.max()) < max(4 * len(key), 1 << 22):  # keys few enough to count by key directly
-        group, keys = key, np.flatnonzero(np.bincount(key))  # every (user, day) with an event, ascending
-        pick = keys  # the counts of the keys in use
-    else:
-        keys = sorted_unique(key)
-        group, pick = np.searchsorted(keys, key), slice(None)
-    del key
-    size = int(group.max()) + 1
-    out = {"user": keys // days, "day": keys % days + first_day,
-           "n": np.bincount(group, minlength=size)[pick].astype(np.float64)}
+    groups = UserDays.of(user, day) if groups is None else groups
+    score = np.asarray(score)[groups.order]  # grouped once, then reduced per (user, day)
+    usable = np.asarray(usable, dtype=bool)[groups.order]
+    out = {"user": groups.user, "day": groups.day, "n": np.diff(groups.starts).astype(np.float64)}
+    firsts = groups.starts[:-1]
     for i, level in enumerate(LEVELS):
-        out[f"k{i}"] = np.bincount(group, weights=(score >= level) & usable, minlength=size)[pick].astype(np.float64)
-    top = np.zeros(size, dtype=np.float64)  # scores are never negative
-    np.maximum.at(top, group, np.where(usable, score, 0.0))
-    out["top"] = top[pick]
+        hit = ((score >= level) & usable).view(np.uint8)
+        out[f"k{i}"] = (np.add.reduceat(hit, firsts, dtype=np.int64) if len(score) else np.zeros(0)).astype(np.float64)
+    top = np.where(usable, score, 0.0)  # scores are never negative
+    out["top"] = (np.maximum.reduceat(top, firsts) if len(top) else np.zeros(0)).astype(np.float64)
     return pd.DataFrame(out)
 
 
-def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+def candidates(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: np.ndarray,
+               groups: UserDays | None = None) -> pd.DataFrame:
     """Every (user, day, window) with new evidence that day: columns user, day, window, days, evidence,
-    level (the score threshold that gave the evidence), start_day."""
-    daily = daily_counts(user, day, score, usable)
+    level (the score threshold that gave the evidence), start_day. groups: UserDays.of(user, day)."""
+    daily = daily_counts(user, day, score, usable, groups)
     fresh = daily["k0"].to_numpy() > 0
     rows = [pd.DataFrame({  # a single access cites the day's sharpest access (level = its score)
         "user": daily["user"], "day": daily["day"], "window": "event", "days": 1, "evidence": daily["top"],
