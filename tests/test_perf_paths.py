@@ -171,3 +171,31 @@ def test_user_days_groups_rows_by_user_and_day_by_definition():
     by_pair = pd.Series(flags).groupby([user, day])
     np.testing.assert_array_equal(groups.per_group(flags, np.logical_or), by_pair.any().to_numpy())
     np.testing.assert_array_equal(groups.per_group(flags.astype(np.int64)), by_pair.sum().to_numpy())
+
+
+@pytest.mark.parametrize("sorted_from", [1, 10**9])  # queries searched in key order, or as they come
+def test_start_search_answers_covered_and_last_before_by_definition(monkeypatch, sorted_from):
+    """One StartSearch, several answers: covered (some interval of the key holds the time) with either end,
+    and the latest start at or before the time (last_before), each against a loop over the intervals."""
+    from snoopwatch.features import _util
+    from snoopwatch.features._util import StartSearch, last_before
+
+    monkeypatch.setattr(_util, "SORTED_SEARCH_FROM", sorted_from)
+    rng = np.random.default_rng(6)
+    i_key = rng.integers(-1, 40, 300)
+    i_start = np.where(rng.random(300) < 0.1, np.nan, rng.integers(0, 1000, 300).astype(np.float64))
+    i_end = np.where(rng.random(300) < 0.2, np.nan, i_start + rng.integers(0, 200, 300))
+    q_key, q_time = rng.integers(-1, 45, 2000), np.sort(rng.integers(0, 1200, 2000)).astype(np.float64)
+    search = StartSearch(q_key, q_time, i_key, i_start)
+    starts = np.nan_to_num(i_start, nan=-np.inf)
+    for end, got in [(i_end, search.covered(i_end)), (np.full(300, np.nan), search.covered(np.full(300, np.nan)))]:
+        ends = np.nan_to_num(end, nan=np.inf)
+        expected = [bool(k >= 0 and ((i_key == k) & (starts <= t) & (t <= ends)).any())
+                    for k, t in zip(q_key, q_time, strict=True)]
+        np.testing.assert_array_equal(got, expected)
+    finite = np.isfinite(i_start)
+    expected = [np.max(i_start[m], initial=-np.inf) if k >= 0 else -np.inf
+                for k, t in zip(q_key, q_time, strict=True) for m in [finite & (i_key == k) & (i_start <= t)]]
+    expected = np.where(np.isinf(expected), np.nan, expected)
+    np.testing.assert_array_equal(search.latest_start(), expected)
+    np.testing.assert_array_equal(search.latest_start(), last_before(q_key, q_time, i_key, i_start))

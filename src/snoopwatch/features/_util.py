@@ -101,34 +101,62 @@ def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: n
     """True where some interval with the same key contains the query time (start <= t <= end).
 
     Keys are int64 (-1 = none); interval starts/ends are float seconds with NaN meaning open (no start,
-    or no end yet). Sort the intervals by (key, start), carry the running maximum end within each key,
-    and look up the last interval starting at or before each query: it is covered exactly when that
-    running maximum reaches the query time.
+    or no end yet). See StartSearch.
     """
-    result = np.zeros(len(q_key), dtype=bool)
-    keep = i_key >= 0
-    if not keep.any() or len(q_key) == 0:
+    return StartSearch(q_key, q_time, i_key, i_start).covered(i_end)
+
+
+class StartSearch:
+    """Per query (key, time): the last interval with the same key that starts at or before the time.
+
+    Sort the intervals by (key, start) and search every query once; then several questions about the same
+    queries and intervals are answered from that one search (purpose asks whether a subject is on a case
+    now, ever, and since when, of the same look-ups). Keys are int64 (-1 = none); starts are float seconds,
+    NaN meaning open (before everything).
+    """
+
+    def __init__(self, q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray):
+        self.n, self.q_time = len(q_key), q_time
+        self.keep = i_key >= 0
+        self.rows = np.zeros(0, dtype=np.intp)  # queries that have such an interval
+        self.at = np.zeros(0, dtype=np.intp)  # ... and its position in the sorted intervals
+        if not self.keep.any() or self.n == 0:
+            return
+        i_key, i_start = i_key[self.keep], i_start[self.keep]
+        dense, uniques = pd.factorize(i_key)
+        q_dense = positions_in(uniques, q_key)
+        start_rel = np.clip(np.nan_to_num(i_start, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+        self.order = np.lexsort((start_rel, dense))
+        self.dense, start_rel = dense[self.order], start_rel[self.order]
+        self.start = i_start[self.order]
+        composite = (self.dense.astype(np.int64) << _TIME_BITS) | start_rel
+        valid = (q_dense >= 0) & (q_key >= 0)
+        qd, qt = q_dense[valid], q_time[valid]  # each picked once
+        q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+        q_comp = (qd.astype(np.int64) << _TIME_BITS) | q_rel
+        pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
+        ok = pos >= 0
+        pos = np.where(ok, pos, 0)
+        same = ok & (self.dense[pos] == qd)
+        self.rows, self.at = np.flatnonzero(valid)[same], pos[same]
+
+    def covered(self, i_end: np.ndarray) -> np.ndarray:
+        """True where some interval with the query's key contains its time (start <= t <= end), the
+        intervals ending at i_end (NaN = not ended): the running maximum end of the key's intervals up to
+        the one found reaches the query time."""
+        result = np.zeros(self.n, dtype=bool)
+        if len(self.rows):
+            end = np.nan_to_num(i_end[self.keep], nan=np.inf)[self.order]
+            run_end = pd.Series(end).groupby(self.dense).cummax().to_numpy()
+            result[self.rows] = run_end[self.at] >= self.q_time[self.rows]
         return result
-    i_key, i_start, i_end = i_key[keep], i_start[keep], i_end[keep]
-    dense, uniques = pd.factorize(i_key)
-    q_dense = positions_in(uniques, q_key)
-    start = np.nan_to_num(i_start, nan=-np.inf)
-    end = np.nan_to_num(i_end, nan=np.inf)
-    start_rel = np.clip(start - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    order = np.lexsort((start_rel, dense))
-    dense, start_rel, end = dense[order], start_rel[order], end[order]
-    run_end = pd.Series(end).groupby(dense).cummax().to_numpy()
-    composite = (dense.astype(np.int64) << _TIME_BITS) | start_rel
-    valid = (q_dense >= 0) & (q_key >= 0)
-    qd, qt = q_dense[valid], q_time[valid]  # each picked once
-    q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    q_comp = (qd.astype(np.int64) << _TIME_BITS) | q_rel
-    pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
-    ok = pos >= 0
-    pos_c = np.where(ok, pos, 0)
-    hit = ok & (dense[pos_c] == qd) & (run_end[pos_c] >= qt)
-    result[valid] = hit
-    return result
+
+    def latest_start(self) -> np.ndarray:
+        """The latest start at or before the query's time among intervals with its key (NaN when none):
+        last_before(q_key, q_time, i_key, i_start) (open starts sort first and read NaN)."""
+        result = np.full(self.n, np.nan)
+        result[self.rows] = self.start[self.at]
+        return result
 
 
 def postcode_sector(values: pd.Series | None) -> pd.Series | None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, codes, covered, last_before, lookup, member, pair_key, seconds
+from snoopwatch.features._util import (
+    DAY,
+    StartSearch,
+    codes,
+    covered,
+    last_before,
+    lookup,
+    member,
+    pair_key,
+    seconds,
+)
 from snoopwatch.features.context import Context
 
 FRESH_CAP_HOURS = 720.0  # a case opened more than 30 days ago counts as old
@@ -134,8 +144,10 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     us_user, us_subject, us_start, us_end = _user_subject_intervals(ctx)
     us_keys = pair_key(us_user, us_subject, n_subjects)
     q_user = pair_key(ctx.user, ctx.subject, n_subjects)
-    on_user_now = covered(q_user, ctx.t, us_keys, us_start, us_end)
-    on_user_ever = covered(q_user, ctx.t, us_keys, us_start, np.full(len(us_start), np.nan))
+    on_user_case = StartSearch(q_user, ctx.t, us_keys, us_start)  # one search: on a case now, or ever
+    on_user_now = on_user_case.covered(us_end)
+    on_user_ever = on_user_case.covered(np.full(len(us_start), np.nan))
+    del on_user_case  # (its positions: 16 bytes a found look-up)
     out["subject_on_user_case"] = on_user_now.astype(np.float32)
     out["subject_on_user_closed_case"] = (on_user_ever & ~on_user_now).astype(np.float32)
     # File work: the subject was on a case of the user that ended within FILE_WORK_DAYS (court files,
@@ -153,11 +165,14 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         cs_open, cs_close = opened[cs_case], closed[cs_case]
         on_unit = covered(pair_key(ctx.unit, ctx.subject, n_subjects), ctx.t,
                           pair_key(cs_unit, cs_subject, n_subjects), cs_open, cs_close)
-        on_any = covered(ctx.subject.astype(np.int64), ctx.t, cs_subject.astype(np.int64), cs_open, cs_close)
+        on_subject_case = StartSearch(ctx.subject.astype(np.int64), ctx.t, cs_subject.astype(np.int64), cs_open)
+        on_any = on_subject_case.covered(cs_close)
+        # How fresh the newest case holding the subject is (a leak to the press comes within the hour).
+        newest = on_subject_case.latest_start()
+        del on_subject_case
+    else:
+        newest = np.full(ctx.n, np.nan)
     out["subject_on_unit_case"] = on_unit.astype(np.float32)
-    # How fresh the newest case holding the subject is (a leak to the press comes within the hour).
-    newest = last_before(ctx.subject.astype(np.int64), ctx.t, cs_subject.astype(np.int64), opened[cs_case]) \
-        if len(cs_case) else np.full(ctx.n, np.nan)
     hours = np.nan_to_num((ctx.t - newest) / 3600.0, nan=FRESH_CAP_HOURS)
     out["hours_since_case_opened"] = np.log1p(np.clip(hours, 0, FRESH_CAP_HOURS)).astype(np.float32)
 
