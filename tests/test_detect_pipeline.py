@@ -190,3 +190,12 @@ def test_small_blocks_give_the_same_detection(monkeypatch, world, result):
     again = detect(ds, model, since=SINCE, budget=50)
     pd.testing.assert_frame_equal(again.scores, result.scores)
     assert [a.to_dict() for a in again.alerts] == [a.to_dict() for a in result.alerts]
+
+
+def test_a_model_far_older_than_the_scored_events_is_noted(result):
+    assert not any("retrain" in note for note in result.notes)  # scored events end 15 days after training
+    ds = toy_dataset(days=70, seed=1)
+    stale = detect(ds, train(ds, until="2025-01-11", seed=0), since="2025-02-20", budget=50)
+    note = next(note for note in stale.notes if "retrain" in note)
+    assert "trained on events up to 2025-01-10" in note and "--until 2025-03-01" in note  # the last month
+    assert "2025-03-16, 64 days later" in note
