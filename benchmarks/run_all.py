@@ -24,6 +24,18 @@ from benchlib import calibrate, label, machine, parse_sizes  # noqa: E402
 MILLION = 1_000_000
 
 
+def peak_growth_per_event(det: list[dict]) -> tuple[dict, dict, float] | None:
+    """(smallest run, largest run, detect peak bytes per added event between them), or None with fewer
+    than two sizes. The fixed cost (interpreter, libraries, model) cancels out, so this is what each
+    further event costs at the peak, which bytes per event at a single size cannot show."""
+    runs = sorted((r for r in det if "error" not in r), key=lambda r: r["events"])
+    if len(runs) < 2 or runs[-1]["events"] <= runs[0]["events"]:
+        return None
+    small, large = runs[0], runs[-1]
+    growth = (large["detect_peak_rss_bytes"] - small["detect_peak_rss_bytes"]) / (large["events"] - small["events"])
+    return small, large, growth
+
+
 def targets(gen: list[dict], det: list[dict]) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) for every target of issues 2 and 3 that this run measured."""
     out: list[tuple[str, str, str]] = []
@@ -55,6 +67,13 @@ def targets(gen: list[dict], det: list[dict]) -> list[tuple[str, str, str]]:
                     verdict(r["detect_peak_bytes_per_event"] <= 500)))
         if r["target"] >= 10 * MILLION:
             out.append(("train on 10M <= 60 s", f"{r['train_seconds']:.1f} s", verdict(r["train_seconds"] <= 60)))
+    growth = peak_growth_per_event(det)
+    if growth:
+        small, large, per_event = growth
+        out.append((f"(for reference) detect peak per added event, {label(small['target'])} to {label(large['target'])}",
+                    f"{per_event:,.0f} B/event (fixed cost at {label(small['target'])}: "
+                    f"{(small['detect_peak_rss_bytes'] - per_event * small['events']) / 2**20:,.0f} MiB)",
+                    "not a target: the fixed cost cancels out"))
     return out
 
 

@@ -74,3 +74,21 @@ def test_a_failing_step_is_reported_not_fatal(scripts, tmp_path: Path):
     rows = bench_detect.measure_detect([3000], tmp_path)
     assert "error" in rows[0] and "train failed" in rows[0]["error"]
     assert "failed: train failed" in bench_detect.markdown(rows)
+
+
+def test_peak_growth_per_event_cancels_the_fixed_cost(scripts):
+    _, _, run_all = scripts
+    fixed, per_event = 250 * 2**20, 450.0
+    runs = [{"target": n, "events": n, "detect_peak_rss_bytes": fixed + per_event * n} for n in (10**7, 10**6)]
+    small, large, growth = run_all.peak_growth_per_event(runs)
+    assert (small["events"], large["events"]) == (10**6, 10**7)
+    assert growth == pytest.approx(per_event)
+    assert run_all.peak_growth_per_event(runs[:1]) is None
+    rows = {t: (m, v) for t, m, v in run_all.targets([], [dict(r, **_detect_figures()) for r in runs])}
+    measured, verdict = rows["(for reference) detect peak per added event, 1M to 10M"]
+    assert measured.startswith("450 B/event (fixed cost at 1M: 250 MiB)") and verdict.startswith("not a target")
+
+
+def _detect_figures() -> dict:
+    return {"detect_events_per_second": 2e5, "detect_to_bare_ratio": 2.5, "detect_peak_bytes_per_event": 700.0,
+            "detect_peak_above_imports_bytes_per_event": 500.0, "train_seconds": 40.0}
