@@ -250,3 +250,59 @@ def test_shared_example_dataset_with_our_own_labels(example_dataset: Path, tmp_p
     if "snoopwatch" in detectors:
         assert status["snoopwatch"].status == "failed" and status["snoopwatch"].note
         assert "snoopwatch: failed" in markdown(result)
+
+
+class Steps(Adapter):
+    """Records what each fit and each scoring of a walk-forward evaluation is handed."""
+
+    name = "steps"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fits: list[pd.Timestamp] = []  # the latest event each fit saw
+        self.scored: list[tuple[pd.Timestamp, pd.Timestamp, int]] = []  # (since, latest event handed, rows scored)
+
+    def fit(self, history: Dataset) -> None:
+        assert history.labels is None
+        self.fits.append(history.events["timestamp"].max())
+
+    def score(self, dataset: Dataset, since) -> pd.DataFrame:
+        events = dataset.events
+        mask = (events["timestamp"] >= since).to_numpy()
+        self.scored.append((since, events["timestamp"].max(), int(mask.sum())))
+        self.alerts, self.alert_event_ids = 1, {str(events["event_id"][mask].iloc[0])}
+        return pd.DataFrame({"event_id": events["event_id"][mask].to_numpy(dtype=object), "score": 1.0})
+
+
+def test_walk_forward_refits_on_the_past_and_scores_each_step_once(toy: Path):
+    dataset = load_dataset(toy)
+    spy = Steps()
+    result = evaluate_dataset(dataset, since=SINCE, detectors=[spy], retrain_every=7)
+    since = pd.Timestamp(SINCE, tz="UTC")
+    starts = [since + pd.Timedelta(days=7 * i) for i in range(len(spy.fits))]
+    assert len(starts) == 3 and starts[-1] <= dataset.events["timestamp"].max() < starts[-1] + pd.Timedelta(days=7)
+    for i, start in enumerate(starts):
+        assert spy.fits[i] < start  # each fit sees only events before its day ...
+        assert start - spy.fits[i] < pd.Timedelta(days=3)  # ... and every one of them (up to a weekend)
+        handed_since, latest, _ = spy.scored[i]
+        assert handed_since == start
+        if i + 1 < len(starts):
+            assert latest < starts[i + 1]  # scoring never sees past the next refit
+    assert sum(rows for _, _, rows in spy.scored) == result.events_scored  # every scored event once
+    assert result.retrain_every == 7 and result.runs[0].alerts == 3
+    assert "refitted every 7 days" in markdown(result)
+
+
+def test_one_step_walk_forward_is_the_plain_split(toy: Path):
+    dataset = load_dataset(toy)
+    plain = evaluate_dataset(dataset, since=SINCE, detectors=["counts-iforest"])
+    walked = evaluate_dataset(dataset, since=SINCE, detectors=["counts-iforest"], retrain_every=365)
+    pd.testing.assert_frame_equal(pd.DataFrame(plain.records), pd.DataFrame(walked.records))
+
+
+def test_walk_forward_needs_a_positive_step(toy: Path):
+    with pytest.raises(EvaluationError, match="at least 1 day"):
+        evaluate_dataset(load_dataset(toy), since=SINCE, detectors=["random"], retrain_every=0)
+    out = CliRunner().invoke(cli, ["evaluate", str(toy), "--since", SINCE, "--detectors", "random",
+                                   "--retrain-every", "0"])
+    assert out.exit_code == 2 and "--retrain-every" in out.output

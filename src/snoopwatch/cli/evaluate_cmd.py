@@ -28,6 +28,9 @@ def _budgets(value: str) -> list[float]:
 @click.argument("dataset", required=False, type=click.Path(path_type=Path))
 @click.option("--since", metavar="DATE", help="Split: train before DATE, score from it (UTC). Default: the start "
               "of the last third of the period.")
+@click.option("--retrain-every", type=click.IntRange(min=1), metavar="DAYS",
+              help="Walk forward: refit every detector every DAYS days of the scored period on all events before "
+              "that day, as a team retraining monthly would (--retrain-every 30). Default: one fit before --since.")
 @click.option("--detectors", default="snoopwatch,rules,counts-iforest,random,lof,ecod,hbos", show_default=True,
               help="Comma-separated detectors to compare.")
 @click.option("--budget", type=float, default=10.0, show_default=True,
@@ -50,7 +53,7 @@ def _budgets(value: str) -> list[float]:
 def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: float, budget_grid: str,
              out_dir: Path | None, seeds: int | None, first_seed: int, seed: int, staff: int | None,
              days: int | None, start: str | None, scenarios: str | None, insiders: int | None,
-             stealth: float | None, source_timezone: str | None) -> None:
+             stealth: float | None, source_timezone: str | None, retrain_every: int | None) -> None:
     """Compare detectors on DATASET (a data set with labels) with the metrics the field uses.
 
     Fits each detector on the events before --since, scores the rest, and reports event AUC-ROC and
@@ -61,6 +64,7 @@ def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: fl
     Examples:
       snoopwatch evaluate DATA/ --since 2025-09-01 --out results/
       snoopwatch evaluate --seeds 5 --staff 300 --days 180 --out results/
+      snoopwatch evaluate DATA/ --since 2025-09-01 --retrain-every 30
     """
     from snoopwatch.dataset import load_dataset
     from snoopwatch.evaluate import evaluate_dataset, evaluate_seeds
@@ -82,7 +86,7 @@ def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: fl
         if scenarios:
             settings["scenarios"] = "all" if scenarios == "all" else tuple(_names(scenarios))
         result = evaluate_seeds(seeds, first_seed=first_seed, since=since, detectors=names, budget=budget,
-                                budgets=grid, progress=progress, **settings)
+                                budgets=grid, progress=progress, retrain_every=retrain_every, **settings)
     else:
         if dataset is None:
             raise click.UsageError("give a DATASET directory with labels, or --seeds N to generate fresh ones")
@@ -90,7 +94,7 @@ def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: fl
             raise click.UsageError("--staff, --days, --start, --scenarios, --insiders and --stealth need --seeds")
         data = load_dataset(dataset, source_timezone=source_timezone)
         result = evaluate_dataset(data, since=since, detectors=names, budget=budget, budgets=grid, seed=seed,
-                                  progress=progress)
+                                  progress=progress, retrain_every=retrain_every)
     stdout_console().print(markdown(result), markup=False, highlight=False)
     if out_dir is not None:
         try:

@@ -75,6 +75,7 @@ class Evaluation:
     runs: list[DetectorRun]
     records: list[dict[str, Any]]
     days_to_detect: dict[str, list[float]] = field(default_factory=dict)
+    retrain_every: int | None = None  # days between refits (walk-forward); None: one fit before the split
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,10 +95,55 @@ def default_since(events: pd.DataFrame) -> pd.Timestamp:
 
 
 def history_only(visible: Dataset, since: pd.Timestamp) -> Dataset:
-    """The data set a detector may fit on: no answer key, events strictly before the split."""
+    """The data set a detector may fit on (or, walk-forward, score up to the next refit): no answer key,
+    events strictly before `since`."""
     tables = dict(visible.tables)
     tables["events"] = visible.events[visible.events["timestamp"] < since].reset_index(drop=True)
     return Dataset(tables, dict(visible.manifest), visible.path)
+
+
+def _name(detector: str | Adapter) -> str:
+    return detector if isinstance(detector, str) else detector.name
+
+
+def refit_days(split: pd.Timestamp, last: pd.Timestamp, retrain_every: int | None) -> list[pd.Timestamp]:
+    """When detectors are fitted: the split alone or, walk-forward, every `retrain_every` days from it
+    up to the last event (each fit sees every event before its day and scores up to the next one)."""
+    if retrain_every is None:
+        return [split]
+    if retrain_every < 1:
+        raise EvaluationError("--retrain-every must be at least 1 day")
+    return list(pd.date_range(split, last, freq=pd.Timedelta(days=retrain_every)))
+
+
+@dataclass
+class _Run:
+    """One detector's scores and alerts, gathered over the fits (one, or one per walk-forward step)."""
+
+    adapter: Adapter
+    parts: list[pd.DataFrame] = field(default_factory=list)
+    alerts: int | None = None
+    alerted: set[str] | None = None
+    fit_seconds: float = 0.0
+    score_seconds: float = 0.0
+    error: str | None = None
+
+    def step(self, history: Dataset, scoring: Dataset, start: pd.Timestamp) -> None:
+        """Fit on `history`, score `scoring`'s events from `start` on; a library error ends this detector."""
+        try:
+            t0 = time.perf_counter()
+            self.adapter.fit(history)
+            t1 = time.perf_counter()
+            self.parts.append(self.adapter.score(scoring, start))
+            self.fit_seconds += t1 - t0
+            self.score_seconds += time.perf_counter() - t1
+        except SnoopwatchError as error:
+            self.error = str(error)
+            return
+        if self.adapter.alerts is not None:
+            self.alerts = (self.alerts or 0) + self.adapter.alerts
+        if self.adapter.alert_event_ids is not None:
+            self.alerted = (self.alerted or set()) | self.adapter.alert_event_ids
 
 
 def period_frame(dataset: Dataset, since: pd.Timestamp) -> pd.DataFrame:
@@ -171,10 +217,13 @@ def evaluate_dataset(
     budgets: Sequence[float] = BUDGETS,
     seed: int = 0,
     progress: Progress | None = None,
+    retrain_every: int | None = None,
 ) -> Evaluation:
     """Fit each detector on the events before `since`, score the rest, and measure against the labels.
 
     `detectors` are names from DETECTORS or your own Adapter objects (fit(history), score(dataset, since)).
+    retrain_every: walk forward instead, as a team retraining on a schedule would: every this many days
+    from `since` on, refit on all events before that day and score the days up to the next refit.
     """
     if dataset.labels is None:
         raise EvaluationError("the data set has no labels table; evaluate needs an answer key (labels.csv or labels.parquet)")
@@ -195,36 +244,50 @@ def evaluate_dataset(
     period = period_frame(dataset, split)
     staff = dataset.staff_count
     visible = dataset.without_answer_key()
-    history = history_only(visible, split)
-    cache = FeatureCache()
     runs: list[DetectorRun] = []
     records: list[dict[str, Any]] = []
     days_to_detect: dict[str, list[float]] = {}
-    for index, item in enumerate(detectors):
-        name = item if isinstance(item, str) else item.name
-        if progress:
-            progress(f"evaluate {name}", index, len(detectors))
+    cache = FeatureCache()
+    active: dict[str, _Run] = {}
+    skipped: dict[str, DetectorRun] = {}
+    for item in detectors:
+        name = _name(item)
         why = unavailable_reason(name) if isinstance(item, str) else None
         if why:
-            runs.append(DetectorRun(name, "skipped", why))
+            skipped[name] = DetectorRun(name, "skipped", why)
+        else:
+            active[name] = _Run(DETECTORS[name](seed=seed, budget=budget, cache=cache) if isinstance(item, str) else item)
+    # Fits outer, detectors inner: each fit's data sets (and their cached features) are made once, shared
+    # by every detector, and dropped before the next fit's.
+    starts = refit_days(split, events["timestamp"].max(), retrain_every)
+    for i, start in enumerate(starts):
+        history = history_only(visible, start)
+        scoring = visible if i + 1 == len(starts) else history_only(visible, starts[i + 1])
+        cache.frames.clear()
+        for j, (name, run) in enumerate(active.items()):
+            if progress:
+                step = f" (fit {i + 1} of {len(starts)}, from {start:%Y-%m-%d})" if len(starts) > 1 else ""
+                progress(f"evaluate {name}{step}", i * len(active) + j, len(starts) * len(active))
+            if run.error is None:
+                run.step(history, scoring, start)
+        del history, scoring
+    cache.frames.clear()
+    for name in map(_name, detectors):  # in the order asked for
+        run = active.get(name)
+        if run is None:
+            runs.append(skipped[name])
             continue
-        adapter = DETECTORS[name](seed=seed, budget=budget, cache=cache) if isinstance(item, str) else item
-        try:
-            t0 = time.perf_counter()
-            adapter.fit(history)
-            t1 = time.perf_counter()
-            scores = adapter.score(visible, split)
-            t2 = time.perf_counter()
-        except SnoopwatchError as error:
-            runs.append(DetectorRun(name, "failed", str(error)))
+        if run.error is not None:
+            runs.append(DetectorRun(name, "failed", run.error))
             continue
+        scores = pd.concat(run.parts, ignore_index=True)
         found, unscored, days = measure(period, scores, detector=name, staff=staff, budgets=budgets,
-                                        budget=budget, alerts=adapter.alerts, seed=seed,
-                                        alert_event_ids=adapter.alert_event_ids)
+                                        budget=budget, alerts=run.alerts, seed=seed, alert_event_ids=run.alerted)
         records += found
         days_to_detect[name] = days
         note = f"{unscored:,} events without a score, ranked last" if unscored else ""
-        runs.append(DetectorRun(name, "ok", note, round(t1 - t0, 3), round(t2 - t1, 3), unscored, adapter.alerts))
+        runs.append(DetectorRun(name, "ok", note, round(run.fit_seconds, 3), round(run.score_seconds, 3), unscored,
+                                run.alerts))
     if progress:
         progress("evaluate", len(detectors), len(detectors))
     misuse = period["instance_id"].notna()
@@ -238,7 +301,7 @@ def evaluate_dataset(
         scenarios=sorted(period.loc[misuse, "scenario"].unique().tolist()),
         budget=float(budget), budgets=[float(b) for b in budgets],
         k={f"{b:g}": metrics.budget_k(b, staff) for b in budgets}, seed=seed,
-        runs=runs, records=records, days_to_detect=days_to_detect,
+        runs=runs, records=records, days_to_detect=days_to_detect, retrain_every=retrain_every,
     )
 
 
@@ -284,6 +347,7 @@ def evaluate_seeds(
     budget: float = DEFAULT_BUDGET,
     budgets: Sequence[float] = BUDGETS,
     progress: Progress | None = None,
+    retrain_every: int | None = None,
     **synth_settings: Any,
 ) -> SeedsEvaluation:
     """Generate a fresh data set per seed (snoopwatch.synth) and evaluate each; aggregate mean +- std."""
@@ -305,7 +369,7 @@ def evaluate_seeds(
         if progress:
             progress(f"seed {seed}: evaluate", i, seeds)
         evaluations.append(evaluate_dataset(dataset, since=since, detectors=detectors, budget=budget,
-                                            budgets=budgets, seed=seed))
+                                            budgets=budgets, seed=seed, retrain_every=retrain_every))
     if progress:
         progress("seeds", seeds, seeds)
     return SeedsEvaluation(seed_list, settings, evaluations, aggregate(evaluations))

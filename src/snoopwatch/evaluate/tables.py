@@ -86,7 +86,7 @@ def _header(result: Result) -> list[str]:
                  f"Per seed: {e0.staff:,} staff, about {e0.events_scored:,} scored events over {e0.days} days, "
                  f"{e0.cases} misuse cases in the period; daily budget k = {e0.k[f'{e0.budget:g}']} people "
                  f"at {e0.budget:g} per 1,000 staff."]
-        return lines
+        return lines + _refits(e0)
     e = result
     why = " (default: the start of the last third of the period)" if e.since_was_default else ""
     ks = ", ".join(f"{b} → k={k}" for b, k in e.k.items())
@@ -95,7 +95,15 @@ def _header(result: Result) -> list[str]:
             f"score {e.events_scored:,} events from {e.period_start[:10]} to {e.period_end[:10]} ({e.days} days).",
             f"Staff: {e.staff:,}; misuse in the period: {e.misuse_events:,} events in {e.cases} cases "
             f"({', '.join(e.scenarios) or 'none'}).",
-            f"Daily budgets per 1,000 staff: {ks}."]
+            f"Daily budgets per 1,000 staff: {ks}.", *_refits(e)]
+
+
+def _refits(e: Evaluation) -> list[str]:
+    """The walk-forward line, when detectors were refitted during the scored period."""
+    if e.retrain_every is None:
+        return []
+    return [f"Walk-forward: every detector refitted every {e.retrain_every} days of the scored period on all "
+            "events before that day, scoring up to the next refit."]
 
 
 def markdown(result: Result) -> str:
