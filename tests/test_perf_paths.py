@@ -199,3 +199,48 @@ def test_start_search_answers_covered_and_last_before_by_definition(monkeypatch,
     expected = np.where(np.isinf(expected), np.nan, expected)
     np.testing.assert_array_equal(search.latest_start(), expected)
     np.testing.assert_array_equal(search.latest_start(), last_before(q_key, q_time, i_key, i_start))
+
+
+def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
+    """The crowd step leaves the pair order and the unit peer days for the history step: history's
+    features are the same as when it makes them itself, and each of lone_repeat_no_case's peer counts is
+    the colleagues' user-days on the subject in the 90 days before, by brute force."""
+    from snoopwatch.features import history
+    from snoopwatch.features.context import build_context
+
+    world = generate(SynthConfig(staff=40, days=30, seed=5))
+    dataset = Dataset(world.tables, {}).without_answer_key()
+    wanted = {"crowd_3d", "crowd_excess", *history.HISTORY_FEATURES}
+    alone = history.compute(build_context(dataset), wanted)
+    ctx = build_context(dataset)
+    crowd = history.compute_crowd(ctx, wanted)
+    assert set(crowd) == {"crowd_3d", "crowd_excess"} and "history_pairs" in ctx.cache
+    shared = history.compute(ctx, wanted)
+    assert "history_pairs" not in ctx.cache  # used once, then dropped
+    assert set(shared) == set(alone) == set(history.HISTORY_FEATURES)
+    for name in history.HISTORY_FEATURES:
+        np.testing.assert_array_equal(shared[name], alone[name])
+    # Peer days by definition, read back from lone_repeat_no_case = log1p(earlier days) / (1 + peers).
+    has = ctx.subject >= 0
+    peers = history._unit_peer_days(*_peer_inputs(ctx, has))
+    looks = pd.DataFrame({"user": ctx.user, "subject": ctx.subject, "unit": ctx.unit, "day": ctx.day})[has]
+    looks = looks[looks["unit"] >= 0].drop_duplicates(["user", "subject", "day"])
+    for row in np.flatnonzero(has & (ctx.unit >= 0))[::11]:
+        others = looks[(looks["subject"] == ctx.subject[row]) & (looks["unit"] == ctx.unit[row])
+                       & (looks["user"] != ctx.user[row]) & (looks["day"] < ctx.day[row])
+                       & (looks["day"] >= ctx.day[row] - history.PEER_WINDOW_DAYS)]
+        assert peers[row] == len(others)
+    assert (peers[has & (ctx.unit < 0)] == 1).all()
+
+
+def _peer_inputs(ctx, has):
+    """_unit_peer_days' arguments, made as the history step makes them."""
+    from snoopwatch.features import history
+    from snoopwatch.features._util import first_of_run
+
+    by_pair, new_pair = history._pair_order(ctx, has)
+    day, span = history._days(ctx)
+    sorted_pd = (np.cumsum(new_pair) - 1) * span + day[by_pair]
+    first_of_day = np.empty(ctx.n, dtype=bool)
+    first_of_day[by_pair] = first_of_run(sorted_pd)
+    return ctx, has, first_of_day, by_pair, sorted_pd, day, span

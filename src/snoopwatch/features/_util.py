@@ -186,7 +186,7 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     row_bits = max((n - 1).bit_length(), 1)
     if (high - low).bit_length() + row_bits > 63:
         return np.argsort(values, kind="stable")
-    packed = values.astype(np.int64) - low
+    packed = np.subtract(values, low, dtype=np.int64, casting="unsafe")  # one new array (as astype, then -)
     packed <<= row_bits
     packed |= np.arange(n, dtype=np.int64)
     packed.sort()
