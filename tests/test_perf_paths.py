@@ -173,6 +173,23 @@ def test_user_days_groups_rows_by_user_and_day_by_definition():
     np.testing.assert_array_equal(groups.per_group(flags.astype(np.int64)), by_pair.sum().to_numpy())
 
 
+@pytest.mark.parametrize("users", [12, 70_000])  # 16-bit codes (sorted by radix) or wider ones
+def test_user_days_of_rows_in_day_order_is_the_user_day_order(users):
+    """Rows in day order (as detect's events come) are grouped by the sort by user alone: the same order
+    as np.lexsort((day, user)), ties in row order."""
+    from snoopwatch.detect.rollup import UserDays
+
+    rng = np.random.default_rng(8)
+    day = np.sort(rng.integers(19_990, 20_030, 5000))
+    user = rng.integers(0, users, 5000)
+    groups = UserDays.of(user, day)
+    np.testing.assert_array_equal(groups.order, np.lexsort((day, user)))
+    pairs = sorted(set(zip(user.tolist(), day.tolist(), strict=True)))
+    assert list(zip(groups.user.tolist(), groups.day.tolist(), strict=True)) == pairs
+    np.testing.assert_array_equal(groups.starts[:-1], np.flatnonzero(np.r_[True, np.diff(
+        user[groups.order] * 100_000 + day[groups.order]) != 0]))
+
+
 @pytest.mark.parametrize("sorted_from", [1, 10**9])  # queries searched in key order, or as they come
 def test_start_search_answers_covered_and_last_before_by_definition(monkeypatch, sorted_from):
     """One StartSearch, several answers: covered (some interval of the key holds the time) with either end,
