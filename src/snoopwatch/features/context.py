@@ -176,7 +176,7 @@ def build_context(dataset: Dataset) -> Context:
     ev = events if in_order else events.iloc[order]
     users, subjects, cases, roles, units, user, subject, case = coded if in_order else _coded(ev, tables)
     n = len(ev)
-    t = t_raw[order]
+    t = t_raw if in_order else t_raw[order]  # (no copy of the times already in order)
     ctx = Context(
         dataset=dataset, order=order, n=n, t=t, day=np.floor(t / DAY).astype(np.int64),
         users=users, user=user, subjects=subjects, subject=subject, cases=cases, case=case,
