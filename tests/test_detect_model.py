@@ -99,3 +99,20 @@ def test_garbage_is_refused(tmp_path, content):
 def test_missing_file_says_how_to_make_one(tmp_path):
     with pytest.raises(ModelError, match="snoopwatch train"):
         load_model(tmp_path / "nope.skops")
+
+
+def test_scores_kept_from_the_blocks_hook_are_the_scores_without_it(trained, monkeypatch):
+    """With a block hook, event_scores returns the calibrated scores the hook saw, block by block: the
+    same as calibrating every row at once without a hook."""
+    from snoopwatch.detect import model as model_module
+
+    monkeypatch.setattr(model_module, "CHUNK_ROWS", 1000)  # several blocks
+    ds, model = trained
+    fs = build_features(ds, model.features)
+    seen = {}
+    with_hook = model.event_scores(fs.frame, fs.roles, on_block=lambda start, scores, _: seen.update({start: scores.copy()}))
+    plain = model.event_scores(fs.frame, fs.roles)
+    assert len(seen) > 1
+    np.testing.assert_array_equal(with_hook[0], plain[0])
+    np.testing.assert_array_equal(with_hook[1], plain[1])
+    np.testing.assert_array_equal(np.concatenate([seen[s] for s in sorted(seen)]), plain[0])

@@ -173,6 +173,23 @@ def test_user_days_groups_rows_by_user_and_day_by_definition():
     np.testing.assert_array_equal(groups.per_group(flags.astype(np.int64)), by_pair.sum().to_numpy())
 
 
+@pytest.mark.parametrize("users", [12, 70_000])  # 16-bit codes (sorted by radix) or wider ones
+def test_user_days_of_rows_in_day_order_is_the_user_day_order(users):
+    """Rows in day order (as detect's events come) are grouped by the sort by user alone: the same order
+    as np.lexsort((day, user)), ties in row order."""
+    from snoopwatch.detect.rollup import UserDays
+
+    rng = np.random.default_rng(8)
+    day = np.sort(rng.integers(19_990, 20_030, 5000))
+    user = rng.integers(0, users, 5000)
+    groups = UserDays.of(user, day)
+    np.testing.assert_array_equal(groups.order, np.lexsort((day, user)))
+    pairs = sorted(set(zip(user.tolist(), day.tolist(), strict=True)))
+    assert list(zip(groups.user.tolist(), groups.day.tolist(), strict=True)) == pairs
+    np.testing.assert_array_equal(groups.starts[:-1], np.flatnonzero(np.r_[True, np.diff(
+        user[groups.order] * 100_000 + day[groups.order]) != 0]))
+
+
 @pytest.mark.parametrize("sorted_from", [1, 10**9])  # queries searched in key order, or as they come
 def test_start_search_answers_covered_and_last_before_by_definition(monkeypatch, sorted_from):
     """One StartSearch, several answers: covered (some interval of the key holds the time) with either end,
@@ -199,3 +216,48 @@ def test_start_search_answers_covered_and_last_before_by_definition(monkeypatch,
     expected = np.where(np.isinf(expected), np.nan, expected)
     np.testing.assert_array_equal(search.latest_start(), expected)
     np.testing.assert_array_equal(search.latest_start(), last_before(q_key, q_time, i_key, i_start))
+
+
+def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
+    """The crowd step leaves the pair order and the unit peer days for the history step: history's
+    features are the same as when it makes them itself, and each of lone_repeat_no_case's peer counts is
+    the colleagues' user-days on the subject in the 90 days before, by brute force."""
+    from snoopwatch.features import history
+    from snoopwatch.features.context import build_context
+
+    world = generate(SynthConfig(staff=40, days=30, seed=5))
+    dataset = Dataset(world.tables, {}).without_answer_key()
+    wanted = {"crowd_3d", "crowd_excess", *history.HISTORY_FEATURES}
+    alone = history.compute(build_context(dataset), wanted)
+    ctx = build_context(dataset)
+    crowd = history.compute_crowd(ctx, wanted)
+    assert set(crowd) == {"crowd_3d", "crowd_excess"} and "history_pairs" in ctx.cache
+    shared = history.compute(ctx, wanted)
+    assert "history_pairs" not in ctx.cache  # used once, then dropped
+    assert set(shared) == set(alone) == set(history.HISTORY_FEATURES)
+    for name in history.HISTORY_FEATURES:
+        np.testing.assert_array_equal(shared[name], alone[name])
+    # Peer days by definition, read back from lone_repeat_no_case = log1p(earlier days) / (1 + peers).
+    has = ctx.subject >= 0
+    peers = history._unit_peer_days(*_peer_inputs(ctx, has))
+    looks = pd.DataFrame({"user": ctx.user, "subject": ctx.subject, "unit": ctx.unit, "day": ctx.day})[has]
+    looks = looks[looks["unit"] >= 0].drop_duplicates(["user", "subject", "day"])
+    for row in np.flatnonzero(has & (ctx.unit >= 0))[::11]:
+        others = looks[(looks["subject"] == ctx.subject[row]) & (looks["unit"] == ctx.unit[row])
+                       & (looks["user"] != ctx.user[row]) & (looks["day"] < ctx.day[row])
+                       & (looks["day"] >= ctx.day[row] - history.PEER_WINDOW_DAYS)]
+        assert peers[row] == len(others)
+    assert (peers[has & (ctx.unit < 0)] == 1).all()
+
+
+def _peer_inputs(ctx, has):
+    """_unit_peer_days' arguments, made as the history step makes them."""
+    from snoopwatch.features import history
+    from snoopwatch.features._util import first_of_run
+
+    by_pair, new_pair = history._pair_order(ctx, has)
+    day, span = history._days(ctx)
+    sorted_pd = (np.cumsum(new_pair) - 1) * span + day[by_pair]
+    first_of_day = np.empty(ctx.n, dtype=bool)
+    first_of_day[by_pair] = first_of_run(sorted_pd)
+    return ctx, has, first_of_day, by_pair, sorted_pd, day, span

@@ -10,7 +10,7 @@ from snoopwatch.detect.rollup import LEVELS, daily_counts
 from snoopwatch.features._util import EarlierRows, member, search_keyed, sorted_unique, stable_argsort
 
 
-@pytest.mark.parametrize("high", [1, 12, 70_000, 2**40, 2**62])
+@pytest.mark.parametrize("high", [1, 12, 65_530, 65_531, 70_000, 2**40, 2**62])  # 16-bit (radix) range up to 65,530
 def test_stable_argsort_is_numpy_s_stable_argsort(high):
     values = np.random.default_rng(high % 1000).integers(-5, high, 5000)
     np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))

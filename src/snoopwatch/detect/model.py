@@ -76,10 +76,20 @@ class TrainedModel:
             return _tail_lookup(combined, np.asarray(cal["levels"]), np.asarray(cal["log_p"]), int(cal["rows"]),
                                 extrapolate=True).astype(np.float32)
 
-        hook = None if on_block is None else \
-            (lambda start, combined, surprise: on_block(start, calibrated(combined), surprise))
-        combined, forest = combined_score(self.estimator, frame, self.features, roles, hook)
-        return calibrated(combined), forest.astype(np.float32)
+        if on_block is None:
+            combined, forest = combined_score(self.estimator, frame, self.features, roles)
+            return calibrated(combined), forest.astype(np.float32)
+        # Each block's calibrated scores are kept as the hook sees them (the calibration is elementwise),
+        # not computed a second time over every row once all blocks are scored.
+        scores = np.empty(len(frame), dtype=np.float32)
+
+        def hook(start: int, combined: np.ndarray, surprise: np.ndarray) -> None:
+            block = calibrated(combined)
+            scores[start:start + len(block)] = block
+            on_block(start, block, surprise)
+
+        forest = combined_score(self.estimator, frame, self.features, roles, hook)[1]
+        return scores, forest.astype(np.float32)
 
 
 def group_evidence(surprise: np.ndarray, features: list[str]) -> np.ndarray:

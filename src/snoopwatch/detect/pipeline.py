@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,15 @@ def _arrow_text(names: np.ndarray, codes: np.ndarray) -> pd.Series:
     """names[codes] as a Series of text in Arrow storage (pandas' own text dtype), gathered by Arrow."""
     taken = pc.take(pa.array(names, type=pa.large_string()), pa.array(codes))
     return pd.Series(pd.arrays.ArrowStringArray(taken), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _by_user(users: pd.Series, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.Series, np.ndarray,
+                                                         rollup.UserDays]:
+    """What detect reads per user and needs no score for: (user code per row, user id per code, user id
+    per row as Arrow text, UTC day per row, the rows grouped by (user, day))."""
+    user_codes, user_names = _factorize_users(users)
+    day = np.floor(t / DAY).astype(np.int64)
+    return user_codes, user_names, _arrow_text(user_names, user_codes), day, rollup.UserDays.of(user_codes, day)
 
 
 def _stale_model_note(model: TrainedModel, last_scored: float) -> str | None:
@@ -152,19 +162,24 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
         if len(rows):
             reasons[start + rows] = event_reason_codes(surprise[rows], model.features)
 
-    score = model.event_scores(sub, roles, on_block=explain)[0]
-    np.maximum(score, 0.0, out=score)
-    score += 0.0  # no negative zero in the scores file
-    timings["score"] = time.perf_counter() - step  # scoring and reason codes
-
-    step = time.perf_counter()
     needed = [c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]
     ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
-    user_codes, user_names = _factorize_users(ev["user_id"])
+    t_scored = t if everything else t[idx]
+    with ThreadPoolExecutor(1) as pool:
+        # What the roll-up needs and no score decides is made on a thread of its own while the events
+        # are scored (the scoring's two threads leave part of the second core idle).
+        ahead = pool.submit(_by_user, ev["user_id"], t_scored)
+        score = model.event_scores(sub, roles, on_block=explain)[0]
+        np.maximum(score, 0.0, out=score)
+        score += 0.0  # no negative zero in the scores file
+        timings["score"] = time.perf_counter() - step  # scoring and reason codes
+        step = time.perf_counter()
+        user_codes, user_names, user_text, day, user_days = ahead.result()
+
     rows_all = pd.DataFrame({
         # event ids stay in the table's own (Arrow) storage, and user ids are taken into Arrow storage
         # from the distinct names: no Python string per event
-        "event_id": ev["event_id"].reset_index(drop=True), "user_id": _arrow_text(user_names, user_codes),
+        "event_id": ev["event_id"].reset_index(drop=True), "user_id": user_text,
         "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64), "reasons": reasons,
     })
     scores = rows_all if bool(in_scope.all()) else rows_all[in_scope].reset_index(drop=True)
@@ -184,9 +199,6 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
 
     staff = dataset.staff_count
     per_day = daily_budget(budget, staff)
-    t_scored = t if everything else t[idx]
-    day = np.floor(t_scored / DAY).astype(np.int64)
-    user_days = rollup.UserDays.of(user_codes, day)
     # The (user, day)s with events at or after --since: ascending, as the grouping holds them.
     in_scope_days = user_days.per_group(in_scope, np.logical_or)
     scope_keys = user_days.key[in_scope_days]

@@ -25,13 +25,14 @@ from snoopwatch.features.context import build_context
 from snoopwatch.features.registry import BY_NAME, FEATURES, describe_table
 
 # Purpose first: history and the rest of activity reuse its "explained" result (and activity its
-# requester codes). The crowd reads no other step: taken after "activity after purpose", it runs beside
-# activity on the other thread. History runs last and alone: its temporaries are the largest (at 10M
-# events, history beside activity would lift the peak by 70 bytes an event), and the per-user and per-role
-# groupings the other steps share (Context.earlier) are dropped before it, as no later step reads them.
+# requester codes). The crowd reads no other step: taken after time, it runs beside the end of purpose and
+# activity on the other thread, and makes the part of history that reads no other step too (the pair order
+# and the unit peer days). History runs last and alone: its temporaries are the largest, and the per-user
+# and per-role groupings the other steps share (Context.earlier) are dropped before it, as no later step
+# reads them.
 _STEPS = (("purpose", purpose.compute), ("relationship", relation.compute), ("time", timing.compute),
-          ("activity", activity.compute), ("activity after purpose", activity.compute_after_purpose),
-          ("crowd", history.compute_crowd), ("history", history.compute))
+          ("crowd", history.compute_crowd), ("activity", activity.compute),
+          ("activity after purpose", activity.compute_after_purpose), ("history", history.compute))
 _AFTER = {"activity after purpose": ("purpose",),
           "history": ("purpose", "activity", "activity after purpose", "crowd")}
 # Steps run on this many threads: numpy's sorts, searches and gathers release the GIL, so independent

@@ -7,6 +7,7 @@ into one index per kind, so the feature functions join tables with numpy arrays 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,47 +125,61 @@ def _ascending_within_ties(ids: pd.Series, rows: np.ndarray, times: np.ndarray) 
     return bool(np.all(ascending | ~same_instant))
 
 
-def build_context(dataset: Dataset) -> Context:
-    """Codes and time arrays for the events of `dataset`, sorted by time (stable)."""
-    events = dataset.events
-    t_raw = seconds(events["timestamp"])
-    order = np.argsort(t_raw, kind="stable")
-    # Events at the same instant are ordered by event_id, so features never depend on row order.
-    sorted_t = t_raw[order]
-    tied = np.zeros(len(order), dtype=bool)
-    if len(order) > 1:
-        same = sorted_t[1:] == sorted_t[:-1]
-        tied[1:] |= same
-        tied[:-1] |= same
-    if tied.any() and "event_id" in events.columns:
-        positions = np.flatnonzero(tied)
-        rows = order[positions]
-        if not _ascending_within_ties(events["event_id"], rows, sorted_t[positions]):
-            ids = events["event_id"].iloc[rows].to_numpy().astype(str)  # text for the tied rows only
-            order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
-    tables = dataset.tables
-    # The loader sorts events by time already: then the table is used as it is, not copied in order.
-    in_order = bool(np.array_equal(order, np.arange(len(order))))
-    ev = events if in_order else events.iloc[order]
+def _coded(events: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> tuple:
+    """The id indexes (users, subjects, cases, roles, units) and the events' user, subject and case codes,
+    for the events in the row order given."""
 
     def c(table: str, column: str) -> pd.Series | None:
         return _col(tables.get(table), column)
 
-    users = make_index(ev["user_id"], c("events", "requested_by"), c("staff", "user_id"), c("case_staff", "user_id"),
-                       c("rosters", "user_id"), c("associations", "user_id"))
+    users = make_index(events["user_id"], c("events", "requested_by"), c("staff", "user_id"),
+                       c("case_staff", "user_id"), c("rosters", "user_id"), c("associations", "user_id"))
     subjects = make_index(c("events", "subject_id"), c("subjects", "subject_id"), c("staff", "subject_id"),
                           c("case_subjects", "subject_id"), c("associations", "subject_id"))
     cases = make_index(c("events", "case_ref"), c("cases", "case_ref"), c("case_subjects", "case_ref"),
                        c("case_staff", "case_ref"))
     roles = make_index(c("staff", "role"))
     units = make_index(c("staff", "unit"), c("cases", "unit"))
+    n = len(events)
+    return (users, subjects, cases, roles, units, codes(events["user_id"], users),
+            codes(_col(events, "subject_id"), subjects, n), codes(_col(events, "case_ref"), cases, n))
+
+
+def build_context(dataset: Dataset) -> Context:
+    """Codes and time arrays for the events of `dataset`, sorted by time (stable)."""
+    events = dataset.events
+    tables = dataset.tables
+    with ThreadPoolExecutor(1) as pool:
+        # The loader sorts events by time already, so the codes of the rows as they come are those of the
+        # time order: they are made on a second thread while the order is found (made again, in order,
+        # in the rare case the rows were not in time order).
+        as_they_come = pool.submit(_coded, events, tables)
+        t_raw = seconds(events["timestamp"])
+        order = np.argsort(t_raw, kind="stable")
+        # Events at the same instant are ordered by event_id, so features never depend on row order.
+        sorted_t = t_raw[order]
+        tied = np.zeros(len(order), dtype=bool)
+        if len(order) > 1:
+            same = sorted_t[1:] == sorted_t[:-1]
+            tied[1:] |= same
+            tied[:-1] |= same
+        if tied.any() and "event_id" in events.columns:
+            positions = np.flatnonzero(tied)
+            rows = order[positions]
+            if not _ascending_within_ties(events["event_id"], rows, sorted_t[positions]):
+                ids = events["event_id"].iloc[rows].to_numpy().astype(str)  # text for the tied rows only
+                order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
+        del sorted_t, tied
+        # Then the table is used as it is, not copied in order.
+        in_order = bool(np.array_equal(order, np.arange(len(order))))
+        coded = as_they_come.result()
+    ev = events if in_order else events.iloc[order]
+    users, subjects, cases, roles, units, user, subject, case = coded if in_order else _coded(ev, tables)
     n = len(ev)
-    t = t_raw[order]
+    t = t_raw if in_order else t_raw[order]  # (no copy of the times already in order)
     ctx = Context(
         dataset=dataset, order=order, n=n, t=t, day=np.floor(t / DAY).astype(np.int64),
-        users=users, user=codes(ev["user_id"], users),
-        subjects=subjects, subject=codes(_col(ev, "subject_id"), subjects, n),
-        cases=cases, case=codes(_col(ev, "case_ref"), cases, n),
+        users=users, user=user, subjects=subjects, subject=subject, cases=cases, case=case,
         roles=roles, role_of_user=np.empty(0, np.int32), role=np.empty(0, np.int32),
         units=units, unit_of_user=np.empty(0, np.int32), unit=np.empty(0, np.int32), in_order=in_order,
     )

@@ -19,6 +19,7 @@ CROWD_FEATURES = ("crowd_3d", "crowd_excess")  # computed by compute_crowd, a st
 PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
 SPAN_PRIOR_DAYS = 30  # a user seen for a month or less cannot have a long-running pattern yet
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
+_SHARED_PAIRS = "history_pairs"  # Context.cache key: what the crowd step leaves for the history step
 
 
 def unexplained(ctx: Context) -> np.ndarray:
@@ -47,8 +48,10 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     if not has.any():  # no subject on any event: this step's own features are all zero, no others
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in HISTORY_FEATURES if k in wanted}
     # This one order serves every count below, because it also sorts (pair, day) and (pair, day) keys.
-    # (Arrays are dropped as soon as they are used up: at 10M events each is 80 MB.)
-    by_pair, new_pair = _pair_order(ctx, has)
+    # (Arrays are dropped as soon as they are used up: at 10M events each is 80 MB.) The crowd step,
+    # which runs before this one beside other steps, leaves the order and the unit peer days it made.
+    shared = ctx.cache.pop(_SHARED_PAIRS, None)
+    by_pair, new_pair, peers = shared if shared is not None else (*_pair_order(ctx, has), None)
     first = np.empty(ctx.n, dtype=bool)
     first[by_pair] = new_pair
     out["first_access_pair"] = (first & has).astype(np.float32)
@@ -59,14 +62,14 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     pair_in_order = np.cumsum(new_pair) - 1  # dense pair id, ascending; no-subject rows share one
     pair_start = np.flatnonzero(new_pair)
     del new_pair
-    day0 = int(ctx.day.min())
-    span = int(ctx.day.max()) - day0 + 2
-    day = ctx.day - day0
+    day, span = _days(ctx)
     day_in_order = day[by_pair]
     sorted_pd = pair_in_order * span + day_in_order
     new_day = first_of_run(sorted_pd)  # the user's first look at the subject that day
-    first_of_day = np.empty(ctx.n, dtype=bool)
-    first_of_day[by_pair] = new_day
+    first_of_day = None
+    if peers is None and "lone_repeat_no_case" in wanted:  # (read by _unit_peer_days only)
+        first_of_day = np.empty(ctx.n, dtype=bool)
+        first_of_day[by_pair] = new_day
     # The first row without a case of each (pair, day) run: one per distinct (pair, day) without a case.
     no_case = np.flatnonzero((unexplained(ctx) & has)[by_pair])
     counted = no_case[first_of_run(sorted_pd[no_case])]
@@ -101,31 +104,66 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:
-        peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
+        if peers is None:
+            peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
+        del first_of_day, sorted_pd
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
     return {k: v for k, v in out.items() if k in wanted}
 
 
 def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The wanted crowd features (many users on one subject in the last days, against the usual rate).
+    """The wanted crowd features (many users on one subject in the last days, against the usual rate),
+    and, when history features are wanted, what the history step needs but reads no other step's output
+    for: the (user, subject) pair order and the unit peer days (left in ctx.cache for `compute`).
 
     A step of its own: it reads no other feature, and so can run beside the steps before history.
     """
     out = {} if out is None else out
-    if not set(CROWD_FEATURES) & wanted:
+    crowd, for_history = bool(set(CROWD_FEATURES) & wanted), bool(set(HISTORY_FEATURES) & wanted)
+    if not crowd and not for_history:
         return {}
     has = ctx.subject >= 0
     if not has.any():  # no subject on any event: all zero
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in CROWD_FEATURES if k in wanted}
+    by_pair, new_pair = _pair_order(ctx, has)
+    if crowd:
+        _crowd(ctx, has, by_pair, new_pair.copy() if for_history else new_pair, out)
+    if for_history:
+        # The history step's pair order, and its unit peer days (they read no other step): made here, on
+        # this step's thread, so the history step, which runs alone, has less to do.
+        peers = None
+        if "lone_repeat_no_case" in wanted:
+            day, span = _days(ctx)
+            sorted_pd = np.cumsum(new_pair)  # (pair, day) keys in pair order, made in place
+            sorted_pd -= 1
+            sorted_pd *= span
+            sorted_pd += day[by_pair]
+            first_of_day = np.empty(ctx.n, dtype=bool)
+            first_of_day[by_pair] = first_of_run(sorted_pd)
+            peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
+            del day, sorted_pd, first_of_day
+        ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
+    return {k: v for k, v in out.items() if k in wanted}
+
+
+def _days(ctx: Context) -> tuple[np.ndarray, int]:
+    """(day of each event counted from the first day, a span above every such day) for (pair, day) keys."""
+    day0 = int(ctx.day.min())
+    return ctx.day - day0, int(ctx.day.max()) - day0 + 2
+
+
+def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.ndarray,
+           out: dict[str, np.ndarray]) -> None:
+    """crowd_3d and crowd_excess into `out`, from the pair order (by_pair, and True where a pair starts
+    in it, which this turns into True where a (pair, day) starts)."""
     # One entry per (subject, user, day): the user's first look at the subject that day, the first row of
     # its (pair, day) run in pair order.
-    by_pair, first_of_day = _pair_order(ctx, has)
     day_in_order = ctx.day[by_pair]
     first_of_day[1:] |= day_in_order[1:] != day_in_order[:-1]
     del day_in_order
     entry = by_pair[first_of_day & has[by_pair]]
-    del by_pair, first_of_day
+    del first_of_day
     minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
     subject = ctx.subject.astype(np.int64)
     entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
@@ -162,40 +200,48 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     out["crowd_3d"] = np.where(has, recent, 0.0).astype(np.float32)
     usual = np.subtract(recent, np.log1p(usual, out=usual), out=usual)
     out["crowd_excess"] = np.where(has, usual, 0.0).astype(np.float32)
-    return {k: v for k, v in out.items() if k in wanted}
 
 
 def _unit_peer_days(ctx: Context, has: np.ndarray, first_of_day: np.ndarray, by_pair: np.ndarray,
                     sorted_pd: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
     """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
-    looked at the same subject (user-days, the user's own excluded). Users of unknown unit get 1: one
-    colleague, neither alone nor a crowd.
+    looked at the same subject (user-days, the user's own excluded), as int32. Users of unknown unit get
+    1: one colleague, neither alone nor a crowd.
 
     first_of_day: the user's first look at the subject that day; by_pair: rows sorted by (pair, day), and
-    sorted_pd the (pair, day) keys in that order. Every look-up below walks its sorted array in order.
+    sorted_pd the (pair, day) keys in that order (used up: overwritten here). Every look-up below walks its
+    sorted array in order. Temporaries are made in place where they can be: this runs beside another step.
     """
-    unit = ctx.unit.astype(np.int64)
-    known = has & (unit >= 0)
+    known = has & (ctx.unit >= 0)
     n_units = len(ctx.units) + 1
-    su = ctx.subject.astype(np.int64) * n_units + np.maximum(unit, 0)
-    unit_entries = np.sort((su[known & first_of_day] * span) + day[known & first_of_day])
+    su_day = ctx.subject.astype(np.int64)  # (subject, unit, day) keys: subject x units + unit, x span + day
+    su_day *= n_units
+    su_day += np.maximum(ctx.unit, 0)
+    su_day *= span
+    su_day += day
+    unit_entries = np.sort(su_day[known & first_of_day])
     own_entries = sorted_pd[has[by_pair]]
     own_entries = own_entries[first_of_run(own_entries)]
-    back = np.minimum(day, PEER_WINDOW_DAYS)  # window start = day - back (never before the log's first day)
-    # Unit days, searched in (subject-unit, day) order; the window's start ascends with its day.
-    su_day = su * span + day
-    del su
-    by_su = stable_argsort(su_day)
+    back = np.minimum(day, PEER_WINDOW_DAYS).astype(np.int16)  # window start = day - back (never before day 0)
+    # Unit days, searched subject by subject (rows in time order within one): the look-ups of a subject
+    # stay in its short stretch of unit_entries, nearly as fast as in (subject-unit, day) order, and the
+    # order is a sort of the subject codes alone (a radix sort when they are few).
+    by_su = stable_argsort(ctx.subject)
     su_day = su_day[by_su]
     found = np.searchsorted(unit_entries, su_day)
-    found -= np.searchsorted(unit_entries, su_day - back[by_su])
-    del su_day
+    su_day -= back[by_su]
+    found -= np.searchsorted(unit_entries, su_day)
+    del su_day, unit_entries
     in_unit = np.empty(len(found), dtype=np.int64)
     in_unit[by_su] = found  # back to row order
     del by_su, found
     # The user's own days, searched in (pair, day) order: sorted_pd holds those keys already.
     own = np.searchsorted(own_entries, sorted_pd)
-    own -= np.searchsorted(own_entries, sorted_pd - back[by_pair])
+    sorted_pd -= back[by_pair]
+    own -= np.searchsorted(own_entries, sorted_pd)
+    del back, own_entries
     in_unit[by_pair] -= own
-    peers = np.maximum(in_unit, 0).astype(np.float64)
-    return np.where(known, peers, 1.0)
+    del own
+    np.maximum(in_unit, 0, out=in_unit)
+    in_unit[~known] = 1
+    return in_unit.astype(np.int32)  # counts (at most one per event)
