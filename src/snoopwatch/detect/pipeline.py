@@ -134,20 +134,12 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
     # month and year windows hold the months and the year, not just the day.
     lookback = max(rollup.WINDOWS.values()) * DAY
     context = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9 - lookback
-    # Rows that cannot be scored: rows the loader set aside, and any row whose features are not finite
-    # (checked column by column: no copy of the whole feature matrix).
-    finite = np.ones(len(frame), dtype=bool)
-    for name in model.features:
-        finite &= np.isfinite(frame[name].to_numpy())
-    bad = scored & ~finite
-    rejects = [r for r in [dataset.rejects.get("events")] if r is not None and len(r)]
-    if bad.any():
-        rejected = events[bad].copy()
-        rejected.insert(0, "reject_reason", "features could not be computed")
-        rejects.append(rejected)
-    reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
-    keep = context & finite
-    everything = bool(keep.all())  # the usual case (no --since, no bad rows): use the frames as they are
+    # Rows that cannot be scored are the rows the loader set aside; every kept row has finite features
+    # (build_features reads NaN and infinities as 0, and a missing feature gets a finite neutral value).
+    rejected = dataset.rejects.get("events")
+    reject_frame = rejected.reset_index(drop=True) if rejected is not None and len(rejected) else pd.DataFrame()
+    keep = context
+    everything = bool(keep.all())  # the usual case (no --since): use the frames as they are
     idx = np.flatnonzero(keep)
     in_scope = scored[idx]
     sub = frame if everything else frame.iloc[idx]
