@@ -215,9 +215,11 @@ def test_cli_multi_seed_mode_generates_and_aggregates(tmp_path: Path):
     pytest.importorskip("snoopwatch.synth")
     out = tmp_path / "seeds"
     result = CliRunner().invoke(cli, ["evaluate", "--seeds", "2", "--staff", "40", "--days", "28",
-                                      "--detectors", "counts-iforest,random", "--out", str(out)])
+                                      "--detectors", "counts-iforest,random", "--out", str(out),
+                                      "--retrain-every", "5"])
     assert result.exit_code == 0, result.output
     assert "mean ± standard deviation over 2 seed(s)" in result.stdout and " ± " in result.stdout
+    assert "refitted every 5 days" in result.stdout
     data = json.loads((out / "results.json").read_text())
     assert data["version"] == 1 and data["seeds"] == [0, 1] and len(data["evaluations"]) == 2
     auc = next(r for r in data["records"] if (r["detector"], r["scenario"], r["metric"]) == ("random", "all", "auc"))
@@ -298,6 +300,65 @@ def test_one_step_walk_forward_is_the_plain_split(toy: Path):
     plain = evaluate_dataset(dataset, since=SINCE, detectors=["counts-iforest"])
     walked = evaluate_dataset(dataset, since=SINCE, detectors=["counts-iforest"], retrain_every=365)
     pd.testing.assert_frame_equal(pd.DataFrame(plain.records), pd.DataFrame(walked.records))
+
+
+def test_walk_forward_across_days_without_events(toy: Path, tmp_path: Path):
+    """The toy log has no weekend events: a daily walk skips those days (the fit before scores on across
+    them) instead of handing a detector nothing to score."""
+    dataset = load_dataset(toy)
+    spy = Steps()
+    result = evaluate_dataset(dataset, since=SINCE, detectors=[spy, "counts-iforest"], retrain_every=1)
+    assert [r.status for r in result.runs] == ["ok", "ok"]
+    assert all(rows > 0 for _, _, rows in spy.scored)
+    assert sum(rows for _, _, rows in spy.scored) == result.events_scored
+    assert {start.day_of_week for start, _, _ in spy.scored} <= {0, 1, 2, 3, 4}  # weekdays only
+    out = CliRunner().invoke(cli, ["evaluate", str(toy), "--since", SINCE, "--detectors", "counts-iforest,random",
+                                   "--retrain-every", "1", "--out", str(tmp_path / "walk")])
+    assert out.exit_code == 0, out.output
+    assert "refitted every day of" in out.stdout
+    assert json.loads((tmp_path / "walk" / "results.json").read_text())["retrain_every"] == 1
+
+
+class Fails(Steps):
+    """Fails at its second fit."""
+
+    name = "fails"
+
+    def fit(self, history: Dataset) -> None:
+        super().fit(history)
+        if len(self.fits) == 2:
+            raise EvaluationError("no room on the second fit")
+
+
+class Constant(Adapter):
+    """Scores every event with score_of(events); two of these may share a name."""
+
+    def __init__(self, name: str, score_of) -> None:
+        super().__init__()
+        self.name, self.score_of = name, score_of
+
+    def fit(self, history: Dataset) -> None:
+        return None
+
+    def score(self, dataset: Dataset, since) -> pd.DataFrame:
+        events = dataset.events[dataset.events["timestamp"] >= since]
+        return pd.DataFrame({"event_id": events["event_id"].to_numpy(dtype=object),
+                             "score": self.score_of(events).to_numpy(dtype=float)})
+
+
+def test_a_detector_failing_mid_walk_says_where_and_the_others_go_on(toy: Path):
+    result = evaluate_dataset(load_dataset(toy), since=SINCE, detectors=[Fails(), "random"], retrain_every=7)
+    failed, ok = result.runs
+    assert (failed.detector, failed.status, ok.status) == ("fails", "failed", "ok")
+    assert failed.note.startswith("fit 2 of 3 (from 2025-02-17): ") and "no room" in failed.note
+
+
+def test_detectors_sharing_a_name_are_measured_each_on_its_own(toy: Path):
+    night = Constant("mine", lambda e: e["timestamp"].dt.hour)
+    day = Constant("mine", lambda e: -e["timestamp"].dt.hour)
+    result = evaluate_dataset(load_dataset(toy), since=SINCE, detectors=[night, day])
+    aucs = [r["value"] for r in result.records if (r["scenario"], r["metric"]) == ("all", "auc")]
+    assert len(aucs) == 2 and aucs[0] > 0.9 > 0.1 > aucs[1]  # the misuse is at night
 
 
 def test_walk_forward_needs_a_positive_step(toy: Path):

@@ -56,7 +56,8 @@ def evaluate(dataset: Path | None, since: str | None, detectors: str, budget: fl
              stealth: float | None, source_timezone: str | None, retrain_every: int | None) -> None:
     """Compare detectors on DATASET (a data set with labels) with the metrics the field uses.
 
-    Fits each detector on the events before --since, scores the rest, and reports event AUC-ROC and
+    Fits each detector on the events before --since (or, with --retrain-every, again every so many days
+    on all events before that day), scores the rest, and reports event AUC-ROC and
     average precision, the share of misuse cases caught at daily analyst budgets, misusing users
     caught, days to detect, per scenario, and alert volume. Labels are read only by the scorer.
 

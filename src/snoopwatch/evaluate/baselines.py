@@ -50,6 +50,11 @@ class FeatureCache:
 
     frames: dict[int, tuple[Dataset, pd.DataFrame]] = field(default_factory=dict)
 
+    def keep_only(self, *datasets: Dataset) -> None:
+        """Forget the frames of every other data set (walk-forward: a finished step's)."""
+        kept = {id(d) for d in datasets}
+        self.frames = {key: value for key, value in self.frames.items() if key in kept}
+
     def features(self, dataset: Dataset) -> pd.DataFrame:
         key = id(dataset)  # the data set is kept alongside, so its id cannot be reused while cached
         if key not in self.frames:

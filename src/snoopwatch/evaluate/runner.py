@@ -1,7 +1,9 @@
 """Split a labelled data set in time, fit every detector on the past, score the future, measure.
 
 Only `measure` (the scorer) reads the answer key; detectors get `Dataset.without_answer_key()`, cut to the
-events before the split for fitting. Results are plain records (detector, scenario, budget, metric, value)
+events before the split for fitting. Walk-forward (`retrain_every`), each detector is refitted every so
+many days of the scored period on every event before that day, and scores the days up to its next refit
+(the scoring set is cut there, so no fit sees the future). Results are plain records (detector, scenario, budget, metric, value)
 so that one run, many seeds, tables, CSV and plots all read the same thing.
 """
 
@@ -106,30 +108,37 @@ def _name(detector: str | Adapter) -> str:
     return detector if isinstance(detector, str) else detector.name
 
 
-def refit_days(split: pd.Timestamp, last: pd.Timestamp, retrain_every: int | None) -> list[pd.Timestamp]:
-    """When detectors are fitted: the split alone or, walk-forward, every `retrain_every` days from it
-    up to the last event (each fit sees every event before its day and scores up to the next one)."""
+def refit_days(events: pd.DataFrame, split: pd.Timestamp, retrain_every: int | None) -> list[pd.Timestamp]:
+    """When detectors are fitted: the split alone or, walk-forward, every `retrain_every` days from it,
+    leaving out a day whose stretch up to the next one holds no event (a gap in the log: nothing to score,
+    so the previous fit scores on across it)."""
     if retrain_every is None:
         return [split]
     if retrain_every < 1:
         raise EvaluationError("--retrain-every must be at least 1 day")
-    return list(pd.date_range(split, last, freq=pd.Timedelta(days=retrain_every)))
+    times = np.sort(events["timestamp"].to_numpy("datetime64[ns]"))
+    starts = pd.date_range(split, pd.Timestamp(times[-1], tz="UTC"), freq=pd.Timedelta(days=retrain_every))
+    edges = np.append(np.searchsorted(times, starts.tz_convert(None).to_numpy("datetime64[ns]")), len(times))
+    return [start for start, lo, hi in zip(starts, edges[:-1], edges[1:], strict=True) if hi > lo]
 
 
 @dataclass
 class _Run:
     """One detector's scores and alerts, gathered over the fits (one, or one per walk-forward step)."""
 
-    adapter: Adapter
+    name: str
+    adapter: Adapter | None  # None: skipped
+    note: str = ""  # why it was skipped, or the error that ended it
     parts: list[pd.DataFrame] = field(default_factory=list)
     alerts: int | None = None
     alerted: set[str] | None = None
     fit_seconds: float = 0.0
     score_seconds: float = 0.0
-    error: str | None = None
+    failed: bool = False
 
-    def step(self, history: Dataset, scoring: Dataset, start: pd.Timestamp) -> None:
-        """Fit on `history`, score `scoring`'s events from `start` on; a library error ends this detector."""
+    def step(self, history: Dataset, scoring: Dataset, start: pd.Timestamp, where: str = "") -> None:
+        """Fit on `history`, score `scoring`'s events from `start` on; a library error ends this detector
+        (its earlier fits' scores are not measured on their own) and says at which fit (`where`)."""
         try:
             t0 = time.perf_counter()
             self.adapter.fit(history)
@@ -138,7 +147,7 @@ class _Run:
             self.fit_seconds += t1 - t0
             self.score_seconds += time.perf_counter() - t1
         except SnoopwatchError as error:
-            self.error = str(error)
+            self.failed, self.note = True, f"{where}{error}"
             return
         if self.adapter.alerts is not None:
             self.alerts = (self.alerts or 0) + self.adapter.alerts
@@ -248,46 +257,42 @@ def evaluate_dataset(
     records: list[dict[str, Any]] = []
     days_to_detect: dict[str, list[float]] = {}
     cache = FeatureCache()
-    active: dict[str, _Run] = {}
-    skipped: dict[str, DetectorRun] = {}
+    entries = []  # one per detector asked for, in that order (a name may come twice)
     for item in detectors:
         name = _name(item)
         why = unavailable_reason(name) if isinstance(item, str) else None
-        if why:
-            skipped[name] = DetectorRun(name, "skipped", why)
-        else:
-            active[name] = _Run(DETECTORS[name](seed=seed, budget=budget, cache=cache) if isinstance(item, str) else item)
-    # Fits outer, detectors inner: each fit's data sets (and their cached features) are made once, shared
-    # by every detector, and dropped before the next fit's.
-    starts = refit_days(split, events["timestamp"].max(), retrain_every)
+        adapter = None if why else DETECTORS[name](seed=seed, budget=budget, cache=cache) if isinstance(item, str) else item
+        entries.append(_Run(name, adapter, why or ""))
+    active = [run for run in entries if run.adapter is not None]
+    # Fits outer, detectors inner: each fit's data sets (and their cached features) are made once and shared
+    # by every detector; a step's scoring set is the next step's history, and is kept for it.
+    starts = refit_days(events, split, retrain_every)
+    history = history_only(visible, starts[0])
     for i, start in enumerate(starts):
-        history = history_only(visible, start)
         scoring = visible if i + 1 == len(starts) else history_only(visible, starts[i + 1])
-        cache.frames.clear()
-        for j, (name, run) in enumerate(active.items()):
+        cache.keep_only(history, scoring)
+        where = f"fit {i + 1} of {len(starts)} (from {start:%Y-%m-%d}): " if len(starts) > 1 else ""
+        for j, run in enumerate(active):
             if progress:
-                step = f" (fit {i + 1} of {len(starts)}, from {start:%Y-%m-%d})" if len(starts) > 1 else ""
-                progress(f"evaluate {name}{step}", i * len(active) + j, len(starts) * len(active))
-            if run.error is None:
-                run.step(history, scoring, start)
-        del history, scoring
-    cache.frames.clear()
-    for name in map(_name, detectors):  # in the order asked for
-        run = active.get(name)
-        if run is None:
-            runs.append(skipped[name])
-            continue
-        if run.error is not None:
-            runs.append(DetectorRun(name, "failed", run.error))
+                progress(f"evaluate {run.name}" + (f", {where[:-2]}" if where else ""), i * len(active) + j,
+                         len(starts) * len(active))
+            if not run.failed:
+                run.step(history, scoring, start, where)
+        history = scoring
+    del history, scoring
+    cache.keep_only()
+    for run in entries:
+        if run.adapter is None or run.failed:
+            runs.append(DetectorRun(run.name, "skipped" if run.adapter is None else "failed", run.note))
             continue
         scores = pd.concat(run.parts, ignore_index=True)
-        found, unscored, days = measure(period, scores, detector=name, staff=staff, budgets=budgets,
+        found, unscored, days = measure(period, scores, detector=run.name, staff=staff, budgets=budgets,
                                         budget=budget, alerts=run.alerts, seed=seed, alert_event_ids=run.alerted)
         records += found
-        days_to_detect[name] = days
+        days_to_detect[run.name] = days
         note = f"{unscored:,} events without a score, ranked last" if unscored else ""
-        runs.append(DetectorRun(name, "ok", note, round(run.fit_seconds, 3), round(run.score_seconds, 3), unscored,
-                                run.alerts))
+        runs.append(DetectorRun(run.name, "ok", note, round(run.fit_seconds, 3), round(run.score_seconds, 3),
+                                unscored, run.alerts))
     if progress:
         progress("evaluate", len(detectors), len(detectors))
     misuse = period["instance_id"].notna()

@@ -102,8 +102,9 @@ def _refits(e: Evaluation) -> list[str]:
     """The walk-forward line, when detectors were refitted during the scored period."""
     if e.retrain_every is None:
         return []
-    return [f"Walk-forward: every detector refitted every {e.retrain_every} days of the scored period on all "
-            "events before that day, scoring up to the next refit."]
+    every = "day" if e.retrain_every == 1 else f"{e.retrain_every} days"
+    return [f"Walk-forward: every detector refitted every {every} of the scored period on all events before "
+            "that day, scoring up to the next refit (days without events are skipped)."]
 
 
 def markdown(result: Result) -> str:
