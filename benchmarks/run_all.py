@@ -37,7 +37,8 @@ def peak_growth_per_event(det: list[dict]) -> tuple[dict, dict, float] | None:
 
 
 def targets(gen: list[dict], det: list[dict]) -> list[tuple[str, str, str]]:
-    """(target, measured, verdict) for every target of issues 2 and 3 that this run measured."""
+    """(target, measured, verdict) for every target of issues 2 and 3 that this run measured, then the
+    reference row of peak memory per added event (not a target) when two sizes were measured."""
     out: list[tuple[str, str, str]] = []
 
     def verdict(ok: bool) -> str:

@@ -10,9 +10,17 @@ from snoopwatch.detect.rollup import LEVELS, daily_counts
 from snoopwatch.features._util import EarlierRows, member, search_keyed, sorted_unique, stable_argsort
 
 
-@pytest.mark.parametrize("high", [1, 12, 65_530, 65_531, 70_000, 2**40, 2**62])  # 16-bit (radix) range up to 65,530
+@pytest.mark.parametrize("high", [1, 12, 65_530, 65_531, 70_000, 2**40, 2**62])
 def test_stable_argsort_is_numpy_s_stable_argsort(high):
     values = np.random.default_rng(high % 1000).integers(-5, high, 5000)
+    np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+
+
+@pytest.mark.parametrize("span", [65_535, 65_536])  # the widest span sorted as 16-bit codes, and one more
+def test_stable_argsort_at_the_16_bit_edge(span):
+    values = np.random.default_rng(span).integers(-7, -7 + span - 1, 5000, endpoint=True)
+    values[:2] = [-7, -7 + span - 1]  # both ends present: the span is exactly `span` values
+    values[2:40] = values[0]  # ties keep row order
     np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
 
 

@@ -99,12 +99,9 @@ class UserDays:
             return cls(empty, np.zeros(1, dtype=np.int64), empty, empty, empty)
         first_day = int(day.min())
         key = user * (int(day.max()) - first_day + 1) + (day - first_day)  # ascends with (user, day)
-        if int(user.min()) >= 0 and int(user.max()) < 1 << 16 and not (day[1:] < day[:-1]).any():
-            # Rows in day order (detect's events come in time order): the stable sort by user alone is
-            # the (user, day) order, and numpy sorts 16-bit codes by radix, in linear time.
-            order = np.argsort(user.astype(np.uint16), kind="stable")
-        else:
-            order = stable_argsort(key)  # np.lexsort((day, user)) by one packed sort
+        # Rows in day order (detect's events come in time order): the stable sort by user alone is the
+        # (user, day) order (a radix sort when the users are few); otherwise np.lexsort((day, user)).
+        order = stable_argsort(user if not (day[1:] < day[:-1]).any() else key)
         starts = np.append(np.flatnonzero(first_of_run(key[order])), len(order))
         firsts = order[starts[:-1]]
         return cls(order, starts, user[firsts], day[firsts], user[firsts] * (1 << 32) + day[firsts])

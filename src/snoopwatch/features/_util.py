@@ -233,7 +233,7 @@ class EarlierRows:
             groups = max(len(uniques), 1)
         n = len(dense)
         index_type = np.int64 if n >= 1 << 31 else np.int32
-        order = np.argsort(dense.astype(np.uint16), kind="stable") if groups <= 1 << 16 else stable_argsort(dense)
+        order = stable_argsort(dense)  # a radix sort of 16-bit codes when the groups are few
         self.order = order.astype(index_type, copy=False)
         starts = np.zeros(groups, dtype=index_type)
         np.cumsum(np.bincount(dense, minlength=groups)[:-1], out=starts[1:])

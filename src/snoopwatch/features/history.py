@@ -209,8 +209,9 @@ def _unit_peer_days(ctx: Context, has: np.ndarray, first_of_day: np.ndarray, by_
     1: one colleague, neither alone nor a crowd.
 
     first_of_day: the user's first look at the subject that day; by_pair: rows sorted by (pair, day), and
-    sorted_pd the (pair, day) keys in that order (used up: overwritten here). Every look-up below walks its
-    sorted array in order. Temporaries are made in place where they can be: this runs beside another step.
+    sorted_pd the (pair, day) keys in that order (used up: overwritten here). The look-ups below walk their
+    sorted arrays in order, or subject by subject (nearly as cache-friendly). Temporaries are made in place
+    where they can be: this runs beside another step.
     """
     known = has & (ctx.unit >= 0)
     n_units = len(ctx.units) + 1
