@@ -143,3 +143,28 @@ def test_any_small_log_gives_finite_features(rows):
         assert fs.frame["first_access_pair"].sum() == len(pairs)
     else:
         assert "first_access_pair" in fs.dropped
+
+
+def test_long_running_span_means_the_same_early_and_late_in_a_log():
+    """prior_unexplained_span is a share of how long the log has known the user: a weekly look-up without a
+    case, kept up since the user's first day, reads 1 after three months and after three years alike (so a
+    model trained on a short log does not find a routine interest 'never seen' later); a user new to the
+    log is measured against a month."""
+    start = pd.Timestamp("2022-01-03 09:00", tz="UTC")
+    days = np.arange(0, 3 * 365, 7)
+    events = pd.DataFrame({
+        "timestamp": start + pd.to_timedelta(np.r_[days, 1000, 1007], unit="D"),
+        "user_id": pd.Categorical(["A"] * len(days) + ["B", "B"]),
+        "subject_id": pd.Categorical(["S1"] * len(days) + ["S2", "S2"]),
+        "action": pd.Categorical(["view"] * (len(days) + 2)),
+    })
+    events = events.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    events["event_id"] = pd.Series([f"E{i}" for i in range(len(events))], dtype="string[pyarrow]")
+    fs = build_features(Dataset({"events": events}, {}), features=["prior_unexplained_span"])
+    span = fs.frame["prior_unexplained_span"].to_numpy()
+    at = {(u, int((t - start) / pd.Timedelta(days=1))): v
+          for u, t, v in zip(events["user_id"], events["timestamp"], span, strict=True)}
+    assert at[("A", 0)] == 0.0  # no earlier look-up
+    assert at[("A", 14)] == pytest.approx(14 / 30)  # known for two weeks: measured against a month
+    assert at[("A", 91)] == pytest.approx(1.0) and at[("A", 1092)] == pytest.approx(1.0)
+    assert at[("B", 1007)] == pytest.approx(7 / 30)  # B is new to the log on day 1,000

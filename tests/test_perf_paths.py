@@ -136,7 +136,7 @@ def test_prior_unexplained_days_count_earlier_days_without_a_case_by_definition(
     from snoopwatch.features import history
     from snoopwatch.features.context import build_context
 
-    world = generate(SynthConfig(staff=40, days=20, seed=3))
+    world = generate(SynthConfig(staff=40, days=45, seed=3))
     ctx = build_context(Dataset(world.tables, {}).without_answer_key())
     got = history.compute(ctx, {"prior_unexplained_days", "prior_unexplained_span"})
     no_case = history.unexplained(ctx)
@@ -148,7 +148,7 @@ def test_prior_unexplained_days_count_earlier_days_without_a_case_by_definition(
         earlier = np.sort([d for d in days.get(key, []) if d < ctx.day[row]])
         assert got["prior_unexplained_days"][row] == np.float32(np.log1p(len(earlier)))
         since = ctx.day[row] - earlier[0] if len(earlier) else 0
-        known = ctx.day[row] - user_first_day[ctx.user[row]] + history.SPAN_PRIOR_DAYS
+        known = max(ctx.day[row] - user_first_day[ctx.user[row]], history.SPAN_MIN_KNOWN_DAYS)
         assert got["prior_unexplained_span"][row] == np.float32(since / known)
     assert (got["prior_unexplained_days"][ctx.subject < 0] == 0).all()
 

@@ -17,7 +17,7 @@ CROWD_BASELINE_DAYS = 90
 HISTORY_FEATURES = ("first_access_pair", "prior_unexplained_days", "prior_unexplained_span", "lone_repeat_no_case")
 CROWD_FEATURES = ("crowd_3d", "crowd_excess")  # computed by compute_crowd, a step of their own
 PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
-SPAN_PRIOR_DAYS = 30  # a user seen for a month or less cannot have a long-running pattern yet
+SPAN_MIN_KNOWN_DAYS = 30  # the span is measured against at least a month: a user new to the log cannot have a long-running pattern yet
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
 _SHARED_PAIRS = "history_pairs"  # Context.cache key: what the crowd step leaves for the history step
 
@@ -92,15 +92,18 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     since_first[by_pair] = since_first_in_order
     del earlier_in_order, since_first_in_order
 
-    # The span is measured against how long the log has known the user, so it means the same in a
-    # 3-month training window and a 3-year detection run (a raw span only grows with the log).
+    # The span is a share of how long the log has known the user (at least a month), so it means the same
+    # in a 3-month training window and a 3-year detection run: a raw span only grows with the log, and so
+    # would a share with a constant added below (span / (known + 30) tends to 1 as the log grows, so a
+    # detection run long after a short training window finds routine long-running interests "never seen").
     first_row = np.flatnonzero(~pd.Series(ctx.user).duplicated().to_numpy())  # rows are in time order
     users = ctx.user[first_row]
     user_first_day = np.zeros(int(users.max()) + 1 if len(users) else 1, dtype=np.int64)
     user_first_day[users] = day[first_row]
     known_for = day - user_first_day[ctx.user]
     out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
-    out["prior_unexplained_span"] = np.where(has, since_first / (known_for + SPAN_PRIOR_DAYS), 0.0).astype(np.float32)
+    out["prior_unexplained_span"] = np.where(has, since_first / np.maximum(known_for, SPAN_MIN_KNOWN_DAYS),
+                                             0.0).astype(np.float32)
     del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:

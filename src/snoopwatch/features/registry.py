@@ -102,7 +102,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
       "FIRST_LOOK", "first time this user looked at the subject"),
     F("prior_unexplained_days", "subject_history", "log(1 + earlier days on which the user looked at this subject without a case explaining it)", 1,
       "REPEAT_NO_CASE", "looked at the same person again without a case"),
-    F("prior_unexplained_span", "subject_history", "days since the first of those unexplained look-ups of this subject / (days the log has known the user + 30)", 1,
+    F("prior_unexplained_span", "subject_history", "days since the first of those unexplained look-ups of this subject / days the log has known the user (at least 30): 1 = as long as the log has known them", 1,
       "LONG_RUNNING", "repeat look-ups of the same person over a long time"),
     F("lone_repeat_no_case", "subject_history", "log(1 + earlier unexplained days on this subject) / (1 + colleagues' look-up days on it in the user's unit over the last 90 days): a repeat interest the user's team does not share", 1,
       "LONE_INTEREST", "looked again, without a case, at a person no colleague in their unit looks at", ("staff.unit",)),
