@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -137,9 +138,9 @@ def test_a_person_is_not_realerted_for_the_same_story():
         chosen = rollup.select(cands, per_day=1)
         return list(zip(chosen["day"], chosen["user"], strict=True))
 
-    # Grown by MIN_EVIDENCE but not doubled: the same story, so user 2 gets day 12 (user 2 was alerted on
-    # day 11 with 6.0, and 4.0 is no growth either, so nobody is alerted twice and day 12 stays empty).
-    assert chosen_for(9.0 + rollup.MIN_EVIDENCE + 0.5) == [(10, 1), (11, 2)]
+    # Grown but not doubled: the same story, so nobody is alerted on day 12 (user 2 was alerted on day 11
+    # with 6.0, and 4.0 is no growth either).
+    assert chosen_for(2 * 9.0 - 0.5) == [(10, 1), (11, 2)]
     assert chosen_for(2 * 9.0 + 0.5) == [(10, 1), (11, 2), (12, 1)]  # doubled: a new alert
 
 
@@ -199,3 +200,15 @@ def test_a_model_far_older_than_the_scored_events_is_noted(result):
     note = next(note for note in stale.notes if "retrain" in note)
     assert "trained on events up to 2025-01-10" in note and "--until 2025-03-01" in note  # the last month
     assert "2025-03-16, 64 days later" in note
+
+
+def test_a_model_trained_under_other_feature_definitions_is_noted(world, result):
+    from snoopwatch.features import DEFINITIONS_VERSION
+
+    ds, model = world
+    assert model.envelope["feature_definitions"] == DEFINITIONS_VERSION
+    assert not any("feature definitions" in note for note in result.notes)
+    older = copy.deepcopy(model)
+    del older.envelope["feature_definitions"]  # a model from before the versions were recorded
+    note = next(note for note in detect(ds, older, since=SINCE, budget=50).notes if "feature definitions" in note)
+    assert "version 1 " in note and "prior_unexplained_span changed" in note and "retrain" in note

@@ -7,13 +7,13 @@ Two event-ranking readings are printed beside it and held to regression floors: 
 by their best event ("person slots", what evaluate calls case recall for every detector), and the day's
 k best events whoever made them ("event slots").
 
-Floors: >= 80% of cases caught over the seeds, event average precision >= 0.3, and the slow (S9) and
-relationship (S2, S3) cases caught in every seed. The per-scenario table is printed (pytest -s).
+The issue's floors: >= 80% of cases caught over the seeds, event average precision >= 0.3, and the slow
+(S9) and relationship (S2, S3) cases caught in every seed. The per-scenario table is printed (pytest -s).
 
 Three seeds can flatter: over seeds 1-16 the alerts cite 77% of the cases (143 of 185) and S9 in 7 of the
-16 seeds. So the S9 floor is marked as not met (strict: it fails once it passes, so the marker goes), and
-seeds 4-8, on which no floor was set, hold the recall reached there so that a change good for seeds 1-3
-alone cannot pass unnoticed.
+16 seeds. So the S9 floor is marked as not met (strict: once it passes, the test fails until the marker
+goes) and what is reached is held instead; and seeds 4-8 hold the recall reached on them, so that a change
+that helps seeds 1-3 alone cannot pass unnoticed.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ REACHED_EVENT_SLOT_RECALL = 0.6
 # Cases cited by alerts over WIDER_SEEDS: 46 of 61 (75%) when set (2026-12-07; 43 of 61 before the span and
 # evidence-floor changes of that day). Two cases of slack.
 REACHED_WIDER_RECALL = 0.72
-# The slow case (S9, about seven look-ups in the scored 75 days) is caught in about half the seeds (7 of 16);
-# held here: at least this many of SEEDS.
+# The slow case (S9, five to eight look-ups in the scored 75 days) is caught in about half the seeds (7 of
+# 16); held here: caught in at least this many of SEEDS.
 REACHED_S9_SEEDS = 2
 
 
@@ -98,14 +98,19 @@ def test_event_average_precision(measured):
     assert np.mean(aps) >= 0.3, f"average precision per seed {np.round(aps, 3)}"
 
 
-def _missed_in(measured: dict[int, dict], scenario: str) -> list[int]:
-    """Seeds whose cases of `scenario` (active in the detection period) are not all caught."""
-    missed = []
+def _seeds(measured: dict[int, dict], scenario: str, caught: bool) -> list[int]:
+    """Seeds with cases of `scenario` active in the detection period (a case may fall wholly in the training
+    half of a seed) that are all caught (caught=True) or not all caught (caught=False)."""
+    seeds = []
     for seed, r in measured.items():
         cases = r["cases"][r["cases"]["scenario"] == scenario]
-        if len(cases) and not cases["caught"].all():  # a case may fall wholly in the training half of a seed
-            missed.append(seed)
-    return missed
+        if len(cases) and bool(cases["caught"].all()) == caught:
+            seeds.append(seed)
+    return seeds
+
+
+def _missed_in(measured: dict[int, dict], scenario: str) -> list[int]:
+    return _seeds(measured, scenario, caught=False)
 
 
 @pytest.mark.parametrize("scenario", ["S2", "S3"])
@@ -120,12 +125,15 @@ def test_slow_case_caught_in_every_seed(measured):
 
 
 def test_slow_case_caught_in_most_seeds(measured):
-    caught = len(SEEDS) - len(_missed_in(measured, "S9"))
-    assert caught >= REACHED_S9_SEEDS, f"S9 caught in {caught} of {len(SEEDS)} seeds"
+    caught = _seeds(measured, "S9", caught=True)
+    assert len(caught) >= REACHED_S9_SEEDS, f"S9 caught only in seeds {caught} of {SEEDS}"
 
 
-def test_case_recall_on_seeds_without_floors_does_not_regress():
-    cases = pd.concat([_measure(seed)["cases"] for seed in WIDER_SEEDS])
+def test_case_recall_on_more_seeds_does_not_regress():
+    cases = pd.concat([_measure(seed)["cases"].assign(seed=seed) for seed in WIDER_SEEDS])
+    per_seed = cases.groupby("seed")["caught"].agg(["sum", "size"])
+    print("\ncases caught by alerts on seeds", WIDER_SEEDS, ":", ", ".join(
+        f"{seed}: {row['sum']}/{row['size']}" for seed, row in per_seed.iterrows()))
     recall = cases["caught"].mean()
     assert recall >= REACHED_WIDER_RECALL, f"{recall:.0%} of {len(cases)} cases caught on seeds {WIDER_SEEDS}"
 

@@ -36,7 +36,7 @@ from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect.forest import SCORE_THREADS, SnoopwatchForest, _tail_lookup, _tail_table
 from snoopwatch.detect.reasons import REASON_MIN_SURPRISE
 from snoopwatch.errors import DatasetError
-from snoopwatch.features import BY_NAME, build_features
+from snoopwatch.features import BY_NAME, DEFINITIONS_VERSION, build_features
 from snoopwatch.features._util import seconds
 
 EXPLAINED_DISCOUNT = 0.75
@@ -201,6 +201,7 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
         "features": list(fs.used),
+        "feature_definitions": DEFINITIONS_VERSION,
         "dropped": dict(fs.dropped),
         "training_window": [ts.min().isoformat(), ts.max().isoformat()],
         "until": until_ts.isoformat() if until_ts is not None else None,

@@ -27,13 +27,14 @@ from snoopwatch.detect.model import TrainedModel
 from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reason_codes, summary
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
-from snoopwatch.features import build_features
+from snoopwatch.features import DEFINITIONS_VERSION, build_features
 from snoopwatch.features._util import DAY, seconds
+from snoopwatch.features.registry import CHANGED_SINCE
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
 MAX_ALERT_EVENTS = 50
 # Scores drift as the scored events move away from the training window (README, "What to expect"): the
-# share of normal accesses scoring 2 or more rose from 0.45% to 1.1% one month after training and 5.1%
+# share of normal accesses scoring 2 or more rose from 0.45% to 1.0% one month after training and 4.3%
 # four months after. Past this many days, detect says so and how to retrain.
 STALE_MODEL_DAYS = 45
 
@@ -89,6 +90,19 @@ def _stale_model_note(model: TrainedModel, last_scored: float) -> str | None:
             f"{last.replace(day=1):%Y-%m-%d}")
 
 
+def _definitions_note(model: TrainedModel) -> str | None:
+    """A note when the model was trained under other feature definitions than this snoopwatch computes
+    (models from before versions were recorded count as version 1)."""
+    trained = model.envelope.get("feature_definitions", 1)
+    if trained == DEFINITIONS_VERSION:
+        return None
+    changed = CHANGED_SINCE.get(trained) if isinstance(trained, int) else None
+    what = f" ({changed} changed)" if changed else ""
+    return (f"the model was trained with feature definitions version {trained} and this snoopwatch computes "
+            f"version {DEFINITIONS_VERSION}{what}; scores are unreliable until you retrain: snoopwatch train "
+            "DATASET --until DATE")
+
+
 def _iso_day(day: int) -> str:
     return pd.Timestamp(day * DAY, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -127,9 +141,9 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
                          "treated as unremarkable")
     t = seconds(events["timestamp"])
     scored = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9
-    stale = _stale_model_note(model, float(t[scored].max()) if scored.any() else np.nan)
-    if stale:
-        notes.append(stale)
+    for note in (_definitions_note(model), _stale_model_note(model, float(t[scored].max()) if scored.any() else np.nan)):
+        if note:
+            notes.append(note)
     # The roll-up also sees the year before --since (scored, never written or alerted), so a daily run's
     # month and year windows hold the months and the year, not just the day.
     lookback = max(rollup.WINDOWS.values()) * DAY

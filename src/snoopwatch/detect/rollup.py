@@ -34,8 +34,8 @@ WINDOWS = {"day": 1, "month": 30, "year": 365}
 LEVELS = (2.0, 3.0, 4.0)
 # -log10 p of the window's count (for a single access, of the share of normal accesses as rare); below this
 # nothing is alerted. At 3, an analyst's free slots went unused on quiet days while weaker cases waited
-# below it: at 2, over 16 generated forces (120 staff, 75 days scored, budget 10), the alerts cited 143 of
-# 185 cases against 137, for the same budget (README, "What to expect").
+# below it: over 16 generated forces (120 staff, 75 days scored, budget 10), the alerts cited 143 of 185
+# cases at 2 against 137 at 3 (README, "What to expect").
 MIN_EVIDENCE = 2.0
 RISK_SCALE = 10.0   # evidence at which risk reaches 63
 REALERT_DAYS = 30   # a person alerted within this many days needs clearly stronger evidence to be alerted again
@@ -174,9 +174,8 @@ def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
     taken from the two lists in turn, strongest first (ties: user order).
 
     A person alerted in the last REALERT_DAYS days is alerted again for the same kind of evidence only
-    when it is clearly stronger: a pattern's evidence at least doubled and grown by MIN_EVIDENCE (a year's
-    window grows a little every day: the same story re-told), a single access ten times rarer
-    (REALERT_SHARPER). The budget goes to new people and new stories. The loop runs over days (hundreds).
+    when it is clearly stronger: a pattern's evidence at least doubled (a year's window grows a little every
+    day: the same story re-told), a single access ten times rarer (REALERT_SHARPER). The budget goes to new people and new stories. The loop runs over days (hundreds).
     """
     cands = cands[cands["evidence"] >= MIN_EVIDENCE]
     if cands.empty or per_day <= 0:
@@ -195,7 +194,7 @@ def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # one pass per day (hundreds), each vectorised
         day, users, kind = days[lo], person[lo:hi], kinds[lo:hi]
         last = last_evidence[users, kind]
-        grown = np.where(kind == 0, last + REALERT_SHARPER, np.maximum(2.0 * last, last + MIN_EVIDENCE))
+        grown = np.where(kind == 0, last + REALERT_SHARPER, 2.0 * last)
         open_ = lo + np.flatnonzero((day - last_day[users, kind] > REALERT_DAYS) | (strength[lo:hi] >= grown))
         # The list that goes first alternates by day, so a budget of one a day is shared, not taken by one kind.
         lists = [open_[kinds[open_] == k] for k in ((0, 1) if day % 2 == 0 else (1, 0))]

@@ -9,8 +9,15 @@ vip / staff subject) for baselines.
 """
 
 from snoopwatch.features.build import FeatureSet, allowed_features, build_features
-from snoopwatch.features.registry import BY_NAME, FEATURES, RULE_COLUMNS, FeatureSpec, describe_table
+from snoopwatch.features.registry import (
+    BY_NAME,
+    DEFINITIONS_VERSION,
+    FEATURES,
+    RULE_COLUMNS,
+    FeatureSpec,
+    describe_table,
+)
 from snoopwatch.features.rules import rule_flags
 
-__all__ = ["BY_NAME", "FEATURES", "RULE_COLUMNS", "FeatureSet", "FeatureSpec", "allowed_features",
+__all__ = ["BY_NAME", "DEFINITIONS_VERSION", "FEATURES", "RULE_COLUMNS", "FeatureSet", "FeatureSpec", "allowed_features",
            "build_features", "describe_table", "rule_flags"]

@@ -138,6 +138,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
 
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 
+# Raised whenever a feature keeps its name but changes what it measures: a model trained under another
+# version judges values it was never shown (train records it; detect says so). History:
+#   1: the first definitions;
+#   2 (2026-12-07): prior_unexplained_span is a share of the days the log has known the user (at least 30),
+#      no longer span / (days known + 30), which grew with the log.
+DEFINITIONS_VERSION = 2
+CHANGED_SINCE = {1: "prior_unexplained_span"}  # per earlier version: what changed since (for the note)
+
 # Columns that carry the classic audit rules, for baselines (evaluate's "rules only") and summaries.
 RULE_COLUMNS: dict[str, tuple[str, ...]] = {
     "no_case_link": ("explained_by_case",),      # rule fires when the value is 0
