@@ -175,7 +175,8 @@ def select(cands: pd.DataFrame, per_day: int) -> pd.DataFrame:
 
     A person alerted in the last REALERT_DAYS days is alerted again for the same kind of evidence only
     when it is clearly stronger: a pattern's evidence at least doubled (a year's window grows a little every
-    day: the same story re-told), a single access ten times rarer (REALERT_SHARPER). The budget goes to new people and new stories. The loop runs over days (hundreds).
+    day: the same story re-told), a single access ten times rarer (REALERT_SHARPER). The budget goes to new
+    people and new stories. The loop runs over days (hundreds).
     """
     cands = cands[cands["evidence"] >= MIN_EVIDENCE]
     if cands.empty or per_day <= 0:

@@ -17,7 +17,8 @@ CROWD_BASELINE_DAYS = 90
 HISTORY_FEATURES = ("first_access_pair", "prior_unexplained_days", "prior_unexplained_span", "lone_repeat_no_case")
 CROWD_FEATURES = ("crowd_3d", "crowd_excess")  # computed by compute_crowd, a step of their own
 PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
-SPAN_MIN_KNOWN_DAYS = 30  # the span is measured against at least a month: a user new to the log cannot have a long-running pattern yet
+# The span is measured against at least a month: a user new to the log cannot have a long-running pattern yet.
+SPAN_MIN_KNOWN_DAYS = 30
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
 _SHARED_PAIRS = "history_pairs"  # Context.cache key: what the crowd step leaves for the history step
 
