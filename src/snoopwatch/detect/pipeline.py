@@ -24,7 +24,7 @@ from snoopwatch.detect import rollup
 from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
 from snoopwatch.detect.allowlist import AllowEntry, load_allowlist, match
 from snoopwatch.detect.model import TrainedModel
-from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reason_codes, summary
+from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reason_codes, summaries
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import DEFINITIONS_VERSION, build_features
@@ -103,8 +103,9 @@ def _definitions_note(model: TrainedModel) -> str | None:
             "DATASET --until DATE")
 
 
-def _iso_day(day: int) -> str:
-    return pd.Timestamp(day * DAY, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso_days(days: np.ndarray) -> list[str]:
+    """UTC days (days since 1970-01-01) as ISO 8601 instants at midnight, e.g. 2025-01-06T00:00:00Z."""
+    return [f"{text}T00:00:00Z" for text in np.datetime_as_string(np.asarray(days, dtype="datetime64[D]"))]
 
 
 def detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | None = None, budget: float = 10.0,
@@ -236,17 +237,17 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
                                                         roles[every] if roles is not None else None)
     else:  # a quiet period: no alert, nothing to explain
         surprise_all = np.zeros((0, len(model.features)), dtype=np.float32)
-    offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(int)
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in alert_rows])]).astype(np.int64)
+    whys = [alert_reasons(surprise_all[offsets[k]:offsets[k + 1]], model.features) for k in range(len(alert_rows))]
+    users = [str(user_names[u]) for u in chosen["user"]]
+    # Summaries, days and risks of every alert at once (a busy year holds thousands of alerts).
+    sentences = summaries(users, alert_features, t_scored[every], alert_subjects, offsets, whys)
+    starts = _iso_days(chosen["start_day"].to_numpy(np.int64))
+    ends = _iso_days(chosen["day"].to_numpy(np.int64) + 1)
+    risks = rollup.risk_from_evidence(chosen["evidence"].to_numpy(np.float64))
     for k, row in enumerate(chosen.itertuples(index=False)):
-        rows = alert_rows[k]
-        mine = slice(offsets[k], offsets[k + 1])
-        event_ids = alert_event_ids[mine].tolist()
-        why = alert_reasons(surprise_all[mine], model.features)
-        user = str(user_names[row.user])
-        start, end = _iso_day(int(row.start_day)), _iso_day(int(row.day) + 1)
-        sentence = summary(user, {name: values[mine] for name, values in alert_features.items()}, t_scored[rows],
-                           alert_subjects[mine], why)
-        risk = int(rollup.risk_from_evidence(np.array([row.evidence]))[0])
+        event_ids = alert_event_ids[offsets[k]:offsets[k + 1]].tolist()
+        user, start, end, why, sentence, risk = users[k], starts[k], ends[k], whys[k], sentences[k], int(risks[k])
         alerts.append(Alert(
             alert_id=alert_id(user, start, end, ref["file_hash"], event_ids, str(row.window)), user_id=user,
             window_start=start, window_end=end, risk=risk, severity=severity_for(risk), event_ids=event_ids,

@@ -104,38 +104,73 @@ def summary(user_id: str, rows: Mapping[str, np.ndarray], times: np.ndarray, sub
 
     rows: the events' features as arrays by feature name (the SUMMARY_COLUMNS present are read).
     """
-    n = len(times)
-    flags = rule_flag_arrays(rows, n)
-    distinct = len({s for s in subjects if isinstance(s, str) and s})
-    who = f"{distinct} {'person' if distinct == 1 else 'people'}" if distinct else "records"
-    span = float(times.max() - times.min()) if n else 0.0
-    head = f"{user_id} looked up {who} {n} time{'s' if n > 1 else ''}"
-    head += f" over {_span_words(span)}" if n > 1 else ""
-    relations = []
-    for column, words in _RELATIONS:
+    return summaries([user_id], rows, times, subjects, np.array([0, len(times)]), [reasons])[0]
+
+
+def _segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of values[offsets[k]:offsets[k + 1]] for every k, exact for counts (empty segments sum to 0)."""
+    running = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
+    return running[offsets[1:]] - running[offsets[:-1]]
+
+
+def _segment_extreme(values: np.ndarray, offsets: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """ufunc.reduce (np.maximum or np.minimum) over each segment; 0 for an empty one."""
+    out = np.zeros(len(offsets) - 1, dtype=np.float64)
+    full = offsets[1:] > offsets[:-1]
+    if full.any():
+        out[full] = ufunc.reduceat(np.asarray(values, dtype=np.float64), offsets[:-1][full])
+    return out
+
+
+def summaries(user_ids: list[str], rows: Mapping[str, np.ndarray], times: np.ndarray, subjects: np.ndarray,
+              offsets: np.ndarray, reasons: list[list[Reason]]) -> list[str]:
+    """summary() of many alerts at once: alert k's events are rows offsets[k]:offsets[k + 1] of the arrays
+    (features by name, times, subjects). Every count is made in one pass over all the alerts' events, so
+    thousands of alerts cost a few array operations and a sentence each."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    total = int(offsets[-1])
+    counts = np.diff(offsets)
+    flags = rule_flag_arrays(rows, total)
+    unexplained = _segment_sums(flags["no_case_link"], offsets)
+    off = _segment_sums(flags["off_roster"], offsets)
+    spans = _segment_extreme(times, offsets, np.maximum) - _segment_extreme(times, offsets, np.minimum)
+    hits, rare_surname = {}, np.zeros(len(counts), dtype=bool)
+    for column, _ in _RELATIONS:
         if column in rows:
             values = np.asarray(rows[column], dtype=np.float64)
-            hit = int((values > (0.5 if column == "home_proximity" else 0)).sum())
-            if hit:
-                if column == "surname_match_rarity" and values.max() > 0.6:
-                    words = "same rare surname"
-                relations.append(words if hit == n else f"{words} in {hit}")
-    if relations:
-        head += " (" + ", ".join(relations) + ")"
-    clauses = [head]
-    unexplained = int(flags["no_case_link"].sum())
-    if "explained_by_case" in rows or "case_ref_present" in rows:
-        if unexplained == n:
-            clauses.append("none linked to a case" if n > 1 else "not linked to a case")
-        elif unexplained:
-            clauses.append(f"{unexplained} of {n} not linked to a case")
-    off = int(flags["off_roster"].sum())
-    if off:
-        clauses.append(f"{_of(off, n)} off duty")
+            hits[column] = _segment_sums(values > (0.5 if column == "home_proximity" else 0), offsets)
+            if column == "surname_match_rarity":
+                rare_surname = _segment_extreme(values, offsets, np.maximum) > 0.6
+    case_columns = "explained_by_case" in rows or "case_ref_present" in rows
     mentioned = {"SELF", "SURNAME", "NEAR_HOME", "CLOSE_TO_HOME", "DECLARED_LINK", "COLLEAGUE", "VIP",
                  "VULNERABLE", "VICTIM", "OCG", "UNEXPLAINED", "NO_CASE_LINK", "OFF_DUTY", "UNEXPLAINED_FOR_ROLE",
                  "UNEXPLAINED_FOR_USER", "NO_CASE_REF"}
-    extra = [r for r in reasons if r.code not in mentioned][:1]
-    if extra:
-        clauses.append(extra[0].text.split(" (")[0])
-    return "; ".join(clauses)
+    sentences = []
+    for k, user_id in enumerate(user_ids):
+        n = int(counts[k])
+        distinct = len({s for s in subjects[offsets[k]:offsets[k + 1]] if isinstance(s, str) and s})
+        who = f"{distinct} {'person' if distinct == 1 else 'people'}" if distinct else "records"
+        head = f"{user_id} looked up {who} {n} time{'s' if n > 1 else ''}"
+        head += f" over {_span_words(float(spans[k]))}" if n > 1 else ""
+        relations = []
+        for column, words in _RELATIONS:
+            hit = int(hits[column][k]) if column in hits else 0
+            if hit:
+                if column == "surname_match_rarity" and rare_surname[k]:
+                    words = "same rare surname"
+                relations.append(words if hit == n else f"{words} in {hit}")
+        if relations:
+            head += " (" + ", ".join(relations) + ")"
+        clauses = [head]
+        if case_columns:
+            if unexplained[k] == n:
+                clauses.append("none linked to a case" if n > 1 else "not linked to a case")
+            elif unexplained[k]:
+                clauses.append(f"{unexplained[k]} of {n} not linked to a case")
+        if off[k]:
+            clauses.append(f"{_of(int(off[k]), n)} off duty")
+        extra = [r for r in reasons[k] if r.code not in mentioned][:1]
+        if extra:
+            clauses.append(extra[0].text.split(" (")[0])
+        sentences.append("; ".join(clauses))
+    return sentences
