@@ -156,3 +156,33 @@ def test_scores_fall_back_to_scikit_learn_when_its_private_tables_are_missing(mo
     walked = est.score_samples(X)
     monkeypatch.setattr(forest_module, "_average_path_length", None)
     np.testing.assert_array_equal(est.score_samples(X), walked)
+
+
+def test_summaries_of_many_alerts_read_each_alert_s_own_events():
+    """summaries() counts every alert over its own slice of the events (cumulative sums across alerts):
+    the same sentences as one alert at a time, and the counts an investigator would make by hand."""
+    from snoopwatch.detect.alerts import Reason
+    from snoopwatch.detect.reasons import summaries, summary
+
+    day = 86_400.0
+    rows = {  # alert 1: events 0-1; alert 2: events 2-4; alert 3: event 5
+        "explained_by_case": np.array([0, 0, 1, 0, 0, 0.0]),
+        "off_roster": np.array([1, 1, 0, 1, 0, 0.0]),
+        "surname_match_rarity": np.array([0.8, 0.8, 0, 0, 0, 0.3]),
+        "subject_vip": np.array([0, 0, 1, 1, 0, 0.0]),
+    }
+    times = np.array([0, 3 * day, 10 * day, 10 * day + 3600, 11 * day, 20 * day])
+    subjects = np.array(["S1", "S1", "S2", "S3", "", "S4"], dtype=object)
+    offsets = np.array([0, 2, 5, 6])
+    why = [[], [Reason("CROWD", "many staff looked at this subject in a few days (2 of 3 look-ups)", 1.0)], []]
+    users = ["PC1", "DC2", "CH3"]
+    got = summaries(users, rows, times, subjects, offsets, why)
+    assert got == [
+        "PC1 looked up 1 person 2 times over 3 days (same rare surname); none linked to a case; both off duty",
+        "DC2 looked up 2 people 3 times over 1 day (a public figure in 2); 2 of 3 not linked to a case; 1 of 3 "
+        "off duty; many staff looked at this subject in a few days",
+        "CH3 looked up 1 person 1 time (same surname); not linked to a case",
+    ]
+    for k in range(3):
+        one = slice(offsets[k], offsets[k + 1])
+        assert summary(users[k], {c: v[one] for c, v in rows.items()}, times[one], subjects[one], why[k]) == got[k]
