@@ -239,7 +239,7 @@ def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
         np.testing.assert_array_equal(shared[name], alone[name])
     # Peer days by definition, read back from lone_repeat_no_case = log1p(earlier days) / (1 + peers).
     has = ctx.subject >= 0
-    peers = history._unit_peer_days(*_peer_inputs(ctx, has))
+    peers = history._peer_days_by_pair(ctx, has, *history._pair_order(ctx, has))
     looks = pd.DataFrame({"user": ctx.user, "subject": ctx.subject, "unit": ctx.unit, "day": ctx.day})[has]
     looks = looks[looks["unit"] >= 0].drop_duplicates(["user", "subject", "day"])
     for row in np.flatnonzero(has & (ctx.unit >= 0))[::11]:
@@ -249,15 +249,3 @@ def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
         assert peers[row] == len(others)
     assert (peers[has & (ctx.unit < 0)] == 1).all()
 
-
-def _peer_inputs(ctx, has):
-    """_unit_peer_days' arguments, made as the history step makes them."""
-    from snoopwatch.features import history
-    from snoopwatch.features._util import first_of_run
-
-    by_pair, new_pair = history._pair_order(ctx, has)
-    day, span = history._days(ctx)
-    sorted_pd = (np.cumsum(new_pair) - 1) * span + day[by_pair]
-    first_of_day = np.empty(ctx.n, dtype=bool)
-    first_of_day[by_pair] = first_of_run(sorted_pd)
-    return ctx, has, first_of_day, by_pair, sorted_pd, day, span

@@ -153,9 +153,8 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
     # (build_features reads NaN and infinities as 0, and a missing feature gets a finite neutral value).
     rejected = dataset.rejects.get("events")
     reject_frame = rejected.reset_index(drop=True) if rejected is not None and len(rejected) else pd.DataFrame()
-    keep = context
-    everything = bool(keep.all())  # the usual case (no --since): use the frames as they are
-    idx = np.flatnonzero(keep)
+    everything = bool(context.all())  # the usual case (no --since): use the frames as they are
+    idx = np.flatnonzero(context)
     in_scope = scored[idx]
     sub = frame if everything else frame.iloc[idx]
     step = time.perf_counter()

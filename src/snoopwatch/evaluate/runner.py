@@ -3,8 +3,8 @@
 Only `measure` (the scorer) reads the answer key; detectors get `Dataset.without_answer_key()`, cut to the
 events before the split for fitting. Walk-forward (`retrain_every`), each detector is refitted every so
 many days of the scored period on every event before that day, and scores the days up to its next refit
-(the scoring set is cut there, so no fit sees the future). Results are plain records (detector, scenario, budget, metric, value)
-so that one run, many seeds, tables, CSV and plots all read the same thing.
+(the scoring set is cut there, so no fit sees the future). Results are plain records (detector, scenario,
+budget, metric, value) so that one run, many seeds, tables, CSV and plots all read the same thing.
 """
 
 from __future__ import annotations

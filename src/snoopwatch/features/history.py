@@ -52,7 +52,11 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # (Arrays are dropped as soon as they are used up: at 10M events each is 80 MB.) The crowd step,
     # which runs before this one beside other steps, leaves the order and the unit peer days it made.
     shared = ctx.cache.pop(_SHARED_PAIRS, None)
-    by_pair, new_pair, peers = shared if shared is not None else (*_pair_order(ctx, has), None)
+    if shared is None:  # called on its own, without the crowd step before it
+        by_pair, new_pair = _pair_order(ctx, has)
+        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair) if "lone_repeat_no_case" in wanted else None
+    else:
+        by_pair, new_pair, peers = shared
     first = np.empty(ctx.n, dtype=bool)
     first[by_pair] = new_pair
     out["first_access_pair"] = (first & has).astype(np.float32)
@@ -67,14 +71,10 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     day_in_order = day[by_pair]
     sorted_pd = pair_in_order * span + day_in_order
     new_day = first_of_run(sorted_pd)  # the user's first look at the subject that day
-    first_of_day = None
-    if peers is None and "lone_repeat_no_case" in wanted:  # (read by _unit_peer_days only)
-        first_of_day = np.empty(ctx.n, dtype=bool)
-        first_of_day[by_pair] = new_day
     # The first row without a case of each (pair, day) run: one per distinct (pair, day) without a case.
     no_case = np.flatnonzero((unexplained(ctx) & has)[by_pair])
     counted = no_case[first_of_run(sorted_pd[no_case])]
-    del no_case
+    del no_case, sorted_pd
     counted_before = np.zeros(ctx.n + 1, dtype=np.int64)  # counted rows before each position
     counted_before[counted + 1] = 1
     np.cumsum(counted_before, out=counted_before)
@@ -108,9 +108,6 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:
-        if peers is None:
-            peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
-        del first_of_day, sorted_pd
         out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
 
     return {k: v for k, v in out.items() if k in wanted}
@@ -136,19 +133,22 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     if for_history:
         # The history step's pair order, and its unit peer days (they read no other step): made here, on
         # this step's thread, so the history step, which runs alone, has less to do.
-        peers = None
-        if "lone_repeat_no_case" in wanted:
-            day, span = _days(ctx)
-            sorted_pd = np.cumsum(new_pair)  # (pair, day) keys in pair order, made in place
-            sorted_pd -= 1
-            sorted_pd *= span
-            sorted_pd += day[by_pair]
-            first_of_day = np.empty(ctx.n, dtype=bool)
-            first_of_day[by_pair] = first_of_run(sorted_pd)
-            peers = _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
-            del day, sorted_pd, first_of_day
+        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair) if "lone_repeat_no_case" in wanted else None
         ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
     return {k: v for k, v in out.items() if k in wanted}
+
+
+def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_pair: np.ndarray) -> np.ndarray:
+    """_unit_peer_days from the pair order (by_pair, and True where a pair starts in it), with the (pair,
+    day) keys it needs made in place."""
+    day, span = _days(ctx)
+    sorted_pd = np.cumsum(new_pair)  # (pair, day) keys in pair order: pair x span + day, pairs from 0
+    sorted_pd -= 1
+    sorted_pd *= span
+    sorted_pd += day[by_pair]
+    first_of_day = np.empty(ctx.n, dtype=bool)
+    first_of_day[by_pair] = first_of_run(sorted_pd)
+    return _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
 
 
 def _days(ctx: Context) -> tuple[np.ndarray, int]:
