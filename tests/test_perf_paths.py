@@ -10,8 +10,8 @@ import pytest
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect import SnoopwatchForest
 from snoopwatch.detect.pipeline import _arrow_text
+from snoopwatch.features import _util, build_features, relation
 from snoopwatch.features import build as build_module
-from snoopwatch.features import build_features
 from snoopwatch.features._util import lookup
 from snoopwatch.synth import SynthConfig, generate
 
@@ -46,6 +46,22 @@ def test_threaded_feature_steps_give_the_sequential_frame(monkeypatch):
     sequential = build_features(dataset)
     pd.testing.assert_frame_equal(threaded.frame, sequential.frame)
     assert threaded.used == sequential.used and threaded.dropped == sequential.dropped
+
+
+@pytest.mark.parametrize("sorted_from", [4_096, 16])
+def test_features_computed_in_small_row_blocks_are_those_of_one_block(monkeypatch, sorted_from):
+    """Blockwise steps (relation, the timed searches) give every event the values of one big block, bit for
+    bit, whether a block's queries are searched as they come or sorted by key first."""
+    world = generate(SynthConfig(staff=40, days=30, seed=3))
+    dataset = Dataset(world.tables, {}).without_answer_key()
+    one_block = build_features(dataset)
+    assert len(one_block.frame) > 20 * 257  # many blocks below
+    for module in (_util, relation):
+        monkeypatch.setattr(module, "ROW_BLOCK", 257)
+    monkeypatch.setattr(_util, "SORTED_SEARCH_FROM", sorted_from)
+    blocks = build_features(dataset)
+    pd.testing.assert_frame_equal(blocks.frame, one_block.frame, check_exact=True)
+    assert {"home_proximity", "declared_association", "minutes_off_duty", "hour_rarity_user"} <= set(blocks.used)
 
 
 @pytest.mark.parametrize(("table", "fill"), [(np.array([0.5, 1.5, 2.5]), np.nan), (np.array([True, False]), False),

@@ -6,6 +6,8 @@ of millions of events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,10 @@ DAY = 86_400
 _TIME_BITS = 40
 _TIME_SPAN = (1 << _TIME_BITS) - 1
 ORIGIN = -(1 << 38)  # seconds since 1970 that maps to 0 (about 8,700 years before 1970)
+# Rows per block for features computed block by block: a block's temporaries (0.5 MB a float64 array)
+# stay in the CPU cache, and none is as large as the events. Freshly touched memory is what costs at
+# millions of events (the kernel zeroes every new page; on a virtual machine the host may back it first).
+ROW_BLOCK = 1 << 16
 
 
 def as_strings(values: pd.Series | None) -> np.ndarray:
@@ -57,6 +63,26 @@ def seconds(values: pd.Series | None, n: int | None = None) -> np.ndarray:
     return raw
 
 
+def output_column(out: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    """The float32 array a step writes feature `name` into: the feature block's own column when `out` is
+    the block's (see snoopwatch.features.build), so the values are written once; else a new array."""
+    column = getattr(out, "column", None)
+    target = column(name) if column is not None else None
+    return target if target is not None else np.empty(n, dtype=np.float32)
+
+
+def write_blockwise(out: dict[str, np.ndarray], name: str, elementwise: Callable[..., np.ndarray],
+                    *arrays: np.ndarray) -> None:
+    """out[name] = elementwise(*arrays) as float32, computed ROW_BLOCK rows at a time into the feature's own
+    column: the same values (each row's are computed alone), without event-sized temporaries."""
+    n = len(arrays[0])
+    column = output_column(out, name, n)
+    for start in range(0, n, ROW_BLOCK):
+        rows = slice(start, start + ROW_BLOCK)
+        column[rows] = elementwise(*(a[rows] for a in arrays))
+    out[name] = column
+
+
 def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -> np.ndarray:
     """table_values[keys] with `fill` where keys is -1 (or out of range)."""
     # One gather from the table with `fill` appended: keys clipped to [-1, len] all read `fill` outside
@@ -85,15 +111,8 @@ def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
 def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
     """pd.Index(uniques).get_indexer(q_key) for distinct integer keys: a direct look-up table when the keys
     are small non-negative integers (ids and id pairs of a data set, at most one table slot per query),
-    hashing otherwise. -1 where a query is not among the keys."""
-    uniques = np.asarray(uniques)
-    if len(uniques) and uniques.dtype.kind in "iu" and int(uniques.min()) >= 0 \
-            and int(uniques.max()) < max(len(q_key), 1 << 20):
-        # One slot per key value and a last slot of -1, which queries outside [0, max] read once clipped.
-        table = np.full(int(uniques.max()) + 2, -1, dtype=np.int32)
-        table[uniques] = np.arange(len(uniques), dtype=np.int32)
-        return table[np.clip(q_key, -1, len(table) - 1)].astype(np.intp)
-    return pd.Index(uniques).get_indexer(q_key)
+    hashing otherwise. -1 where a query is not among the keys. See KeyPositions for many blocks."""
+    return KeyPositions(uniques, len(q_key))(q_key)
 
 
 def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray,
@@ -106,13 +125,34 @@ def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: n
     return StartSearch(q_key, q_time, i_key, i_start).covered(i_end)
 
 
+class KeyPositions:
+    """positions_in(uniques, q_key) for many blocks of queries: the direct table or the hash index is made
+    once, not once per block."""
+
+    def __init__(self, uniques: np.ndarray, n_queries: int):
+        uniques = np.asarray(uniques)
+        self.table = self.index = None
+        if len(uniques) and uniques.dtype.kind in "iu" and int(uniques.min()) >= 0 \
+                and int(uniques.max()) < max(n_queries, 1 << 20):
+            self.table = np.full(int(uniques.max()) + 2, -1, dtype=np.int32)
+            self.table[uniques] = np.arange(len(uniques), dtype=np.int32)
+        else:
+            self.index = pd.Index(uniques)
+
+    def __call__(self, q_key: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            return self.table[np.clip(q_key, -1, len(self.table) - 1)].astype(np.intp)
+        return self.index.get_indexer(q_key)
+
+
 class StartSearch:
     """Per query (key, time): the last interval with the same key that starts at or before the time.
 
     Sort the intervals by (key, start) and search every query once; then several questions about the same
     queries and intervals are answered from that one search (purpose asks whether a subject is on a case
     now, ever, and since when, of the same look-ups). Keys are int64 (-1 = none); starts are float seconds,
-    NaN meaning open (before everything).
+    NaN meaning open (before everything). The queries are searched ROW_BLOCK at a time (no event-sized
+    temporaries); queries in time order, as events are, are searched in key order within a block.
     """
 
     def __init__(self, q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray):
@@ -124,21 +164,27 @@ class StartSearch:
             return
         i_key, i_start = i_key[self.keep], i_start[self.keep]
         dense, uniques = pd.factorize(i_key)
-        q_dense = positions_in(uniques, q_key)
+        positions = KeyPositions(uniques, self.n)
         start_rel = np.clip(np.nan_to_num(i_start, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
         self.order = np.lexsort((start_rel, dense))
         self.dense, start_rel = dense[self.order], start_rel[self.order]
         self.start = i_start[self.order]
         composite = (self.dense.astype(np.int64) << _TIME_BITS) | start_rel
-        valid = (q_dense >= 0) & (q_key >= 0)
-        qd, qt = q_dense[valid], q_time[valid]  # each picked once
-        q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-        q_comp = (qd.astype(np.int64) << _TIME_BITS) | q_rel
-        pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
-        ok = pos >= 0
-        pos = np.where(ok, pos, 0)
-        same = ok & (self.dense[pos] == qd)
-        self.rows, self.at = np.flatnonzero(valid)[same], pos[same]
+        found_rows, found_at = [], []
+        for begin in range(0, self.n, ROW_BLOCK):
+            rows = slice(begin, begin + ROW_BLOCK)
+            q_dense = positions(q_key[rows])
+            valid = np.flatnonzero((q_dense >= 0) & (q_key[rows] >= 0))
+            qd, qt = q_dense[valid], q_time[rows][valid]
+            q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+            q_comp = (qd.astype(np.int64) << _TIME_BITS) | q_rel
+            pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
+            ok = pos >= 0
+            pos = np.where(ok, pos, 0)
+            same = ok & (self.dense[pos] == qd)
+            found_rows.append(valid[same] + begin)
+            found_at.append(pos[same])
+        self.rows, self.at = np.concatenate(found_rows).astype(np.intp), np.concatenate(found_at).astype(np.intp)
 
     def covered(self, i_end: np.ndarray) -> np.ndarray:
         """True where some interval with the query's key contains its time (start <= t <= end), the
@@ -278,57 +324,65 @@ def prior_sum(key: np.ndarray, values: np.ndarray) -> np.ndarray:
     return EarlierRows(key).total(values)
 
 
-def _time_index(key: np.ndarray, times: np.ndarray, q_key: np.ndarray):
-    """Rows sorted by (key, time) as one searchable int64 composite, plus each query's dense key (-1 unknown):
-    (dense keys, times, composite, query dense keys), all in sorted order."""
+def _time_index(key: np.ndarray, times: np.ndarray, n_queries: int):
+    """Rows sorted by (key, time) as one searchable int64 composite, plus the look-up of a query's dense
+    key (-1 unknown): (dense keys, times, composite, KeyPositions), the arrays in sorted order."""
     dense, uniques = pd.factorize(key)
-    q_dense = positions_in(uniques, q_key)
     rel = np.clip(times - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
     order = np.lexsort((rel, dense))
     dense, rel, times = dense[order], rel[order], times[order]
-    return dense, times, (dense.astype(np.int64) << _TIME_BITS) | rel, q_dense
+    return dense, times, (dense.astype(np.int64) << _TIME_BITS) | rel, KeyPositions(uniques, n_queries)
 
 
 def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Seconds from each query to the nearest time with the same key (NaN when the key has none)."""
+    """Seconds from each query to the nearest time with the same key (NaN when the key has none).
+    Queries are searched ROW_BLOCK at a time."""
     out = np.full(len(q_key), np.nan)
     if len(key) == 0 or len(q_key) == 0:
         return out
-    dense, times, composite, q_dense = _time_index(key, times, q_key)
-    valid = q_dense >= 0
-    qd = q_dense[valid].astype(np.int64)
-    qt = q_time[valid]
-    q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    pos = search_keyed(composite, q_comp, qd, qt, side="left")
-    best = np.full(len(qd), np.inf)
-    for cand in (pos - 1, pos):
-        ok = (cand >= 0) & (cand < len(composite))
-        c = np.where(ok, cand, 0)
-        same = ok & (dense[c] == qd)
-        best = np.where(same, np.minimum(best, np.abs(times[c] - qt)), best)
-    best[np.isinf(best)] = np.nan
-    out[valid] = best
+    dense, times, composite, positions = _time_index(key, times, len(q_key))
+    for begin in range(0, len(q_key), ROW_BLOCK):
+        rows = slice(begin, begin + ROW_BLOCK)
+        q_dense = positions(q_key[rows])
+        valid = q_dense >= 0
+        qd = q_dense[valid].astype(np.int64)
+        qt = q_time[rows][valid]
+        q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+        pos = search_keyed(composite, q_comp, qd, qt, side="left")
+        best = np.full(len(qd), np.inf)
+        for cand in (pos - 1, pos):
+            ok = (cand >= 0) & (cand < len(composite))
+            c = np.where(ok, cand, 0)
+            same = ok & (dense[c] == qd)
+            best = np.where(same, np.minimum(best, np.abs(times[c] - qt)), best)
+        best[np.isinf(best)] = np.nan
+        out[rows][valid] = best
     return out
 
 
 def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Per query: the latest time <= the query's time among rows with the same key (NaN when none)."""
+    """Per query: the latest time <= the query's time among rows with the same key (NaN when none).
+    Queries are searched ROW_BLOCK at a time."""
     out = np.full(len(q_key), np.nan)
     ok = (key >= 0) & np.isfinite(times)
     if not ok.any() or len(q_key) == 0:
         return out
     key, times = key[ok], times[ok]
-    dense, times, composite, q_dense = _time_index(key, times, q_key)
-    valid = (q_dense >= 0) & (q_key >= 0)
-    qd = q_dense[valid].astype(np.int64)
-    q_comp = (qd << _TIME_BITS) | np.clip(q_time[valid] - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-    pos = search_keyed(composite, q_comp, qd, q_time[valid], side="right") - 1
-    hit = (pos >= 0) & (dense[np.maximum(pos, 0)] == qd)
-    out[np.flatnonzero(valid)[hit]] = times[pos[hit]]
+    dense, times, composite, positions = _time_index(key, times, len(q_key))
+    for begin in range(0, len(q_key), ROW_BLOCK):
+        rows = slice(begin, begin + ROW_BLOCK)
+        q_dense = positions(q_key[rows])
+        valid = (q_dense >= 0) & (q_key[rows] >= 0)
+        qd = q_dense[valid].astype(np.int64)
+        qt = q_time[rows][valid]
+        q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+        pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
+        hit = (pos >= 0) & (dense[np.maximum(pos, 0)] == qd)
+        out[rows][np.flatnonzero(valid)[hit]] = times[pos[hit]]
     return out
 
 
-SORTED_SEARCH_FROM = 100_000  # queries from which search_keyed sorts them first
+SORTED_SEARCH_FROM = 4_096  # queries from which search_keyed sorts them first (a block of ROW_BLOCK is sorted)
 
 
 def search_keyed(composite: np.ndarray, q_comp: np.ndarray, q_dense: np.ndarray, q_time: np.ndarray,

@@ -71,9 +71,17 @@ class _BlockColumns(dict):
     def __setitem__(self, name: str, values: np.ndarray) -> None:
         j = self.position.get(name)
         if j is not None:
-            self.block[:, j] = values
-            values = self.block[:, j]
+            column = self.block[:, j]
+            if not (values.ndim == 1 and values.__array_interface__ == column.__array_interface__):
+                column[:] = values  # (not when the step wrote into column(name) itself)
+            values = column
         super().__setitem__(name, values)
+
+    def column(self, name: str) -> np.ndarray | None:
+        """The block's column for feature `name`, for a step to write its values into (None when the
+        feature was not asked for)."""
+        j = self.position.get(name)
+        return None if j is None else self.block[:, j]
 
 
 def _one_malloc_arena() -> None:

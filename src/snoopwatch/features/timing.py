@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from snoopwatch.features._util import DAY, covered, lookup, member, nearest_gap, prior_count, seconds
+from snoopwatch.features._util import (
+    DAY,
+    covered,
+    lookup,
+    member,
+    nearest_gap,
+    prior_count,
+    seconds,
+    write_blockwise,
+)
 from snoopwatch.features.context import Context
 
 HOURS = 24
@@ -24,20 +33,28 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         rostered = member(user, r_user)
         on = covered(user, ctx.t, r_user, start, end)
         off = rostered & ~on
-        out["off_roster"] = off.astype(np.float32)
+        del rostered, on
+        write_blockwise(out, "off_roster", lambda off: off, off)
         gap = nearest_gap(user, ctx.t, np.concatenate([r_user, r_user]), np.concatenate([start, end]))
-        out["minutes_off_duty"] = np.where(off, np.log1p(np.nan_to_num(gap, nan=0.0) / 60.0), 0.0).astype(np.float32)
+        write_blockwise(out, "minutes_off_duty",
+                        lambda off, gap: np.where(off, np.log1p(np.nan_to_num(gap, nan=0.0) / 60.0), 0.0), off, gap)
 
     if {"hour_rarity_user", "hour_rarity_role"} & wanted:
         hour = ((ctx.t % DAY) // 3600).astype(np.int64)
         role_hour = prior_count(ctx.role.astype(np.int64) * HOURS + hour)
         role_all = ctx.earlier("role").count()
-        p_role = (role_hour + 1.0) / (role_all + HOURS)
         user_hour = prior_count(ctx.user.astype(np.int64) * HOURS + hour)
         user_all = ctx.earlier("user").count()
-        p_user = (user_hour + USER_PRIOR_STRENGTH * p_role) / (user_all + USER_PRIOR_STRENGTH)
-        out["hour_rarity_role"] = (-np.log(p_role)).astype(np.float32)
-        out["hour_rarity_user"] = (-np.log(p_user)).astype(np.float32)
+
+        def role_share(role_hour: np.ndarray, role_all: np.ndarray) -> np.ndarray:
+            return (role_hour + 1.0) / (role_all + HOURS)
+
+        def user_share(user_hour, user_all, role_hour, role_all) -> np.ndarray:
+            return (user_hour + USER_PRIOR_STRENGTH * role_share(role_hour, role_all)) / (user_all + USER_PRIOR_STRENGTH)
+
+        write_blockwise(out, "hour_rarity_role", lambda *counts: -np.log(role_share(*counts)), role_hour, role_all)
+        write_blockwise(out, "hour_rarity_user", lambda *counts: -np.log(user_share(*counts)),
+                        user_hour, user_all, role_hour, role_all)
 
     staff = ctx.dataset.staff
     if staff is not None and "outside_employment" in wanted:
