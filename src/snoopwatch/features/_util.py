@@ -184,7 +184,8 @@ class StartSearch:
             same = ok & (self.dense[pos] == qd)
             found_rows.append(valid[same] + begin)
             found_at.append(pos[same])
-        self.rows, self.at = np.concatenate(found_rows).astype(np.intp), np.concatenate(found_at).astype(np.intp)
+        self.rows = np.concatenate(found_rows).astype(np.intp, copy=False)
+        self.at = np.concatenate(found_at).astype(np.intp, copy=False)
 
     def covered(self, i_end: np.ndarray) -> np.ndarray:
         """True where some interval with the query's key contains its time (start <= t <= end), the
