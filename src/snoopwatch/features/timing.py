@@ -49,7 +49,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         def role_share(role_hour: np.ndarray, role_all: np.ndarray) -> np.ndarray:
             return (role_hour + 1.0) / (role_all + HOURS)
 
-        def user_share(user_hour, user_all, role_hour, role_all) -> np.ndarray:
+        def user_share(user_hour: np.ndarray, user_all: np.ndarray, role_hour: np.ndarray,
+                       role_all: np.ndarray) -> np.ndarray:
             return (user_hour + USER_PRIOR_STRENGTH * role_share(role_hour, role_all)) / (user_all + USER_PRIOR_STRENGTH)
 
         write_blockwise(out, "hour_rarity_role", lambda *counts: -np.log(role_share(*counts)), role_hour, role_all)
