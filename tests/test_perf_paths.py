@@ -10,7 +10,7 @@ import pytest
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.detect import SnoopwatchForest
 from snoopwatch.detect.pipeline import _arrow_text
-from snoopwatch.features import _util, build_features, relation
+from snoopwatch.features import _util, build_features
 from snoopwatch.features import build as build_module
 from snoopwatch.features._util import lookup
 from snoopwatch.synth import SynthConfig, generate
@@ -57,8 +57,7 @@ def test_features_computed_in_small_row_blocks_are_those_of_one_block(monkeypatc
     dataset = Dataset(world.tables, {}).without_answer_key()
     one_block = build_features(dataset)
     assert len(one_block.frame) > 20 * 257  # many blocks below
-    for module in (_util, relation):
-        monkeypatch.setattr(module, "ROW_BLOCK", 257)
+    monkeypatch.setattr(_util, "ROW_BLOCK", 257)
     monkeypatch.setattr(_util, "SORTED_SEARCH_FROM", sorted_from)
     blocks = build_features(dataset)
     pd.testing.assert_frame_equal(blocks.frame, one_block.frame, check_exact=True)

@@ -63,20 +63,16 @@ def seconds(values: pd.Series | None, n: int | None = None) -> np.ndarray:
     return raw
 
 
-def output_column(out: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
-    """The float32 array a step writes feature `name` into: the feature block's own column when `out` is
-    the block's (see snoopwatch.features.build), so the values are written once; else a new array."""
-    column = getattr(out, "column", None)
-    target = column(name) if column is not None else None
-    return target if target is not None else np.empty(n, dtype=np.float32)
-
-
 def write_blockwise(out: dict[str, np.ndarray], name: str, elementwise: Callable[..., np.ndarray],
                     *arrays: np.ndarray) -> None:
-    """out[name] = elementwise(*arrays) as float32, computed ROW_BLOCK rows at a time into the feature's own
-    column: the same values (each row's are computed alone), without event-sized temporaries."""
+    """out[name] = elementwise(*arrays) as float32, computed ROW_BLOCK rows at a time: the same values (each
+    row's are computed alone), without event-sized temporaries. When `out` is the feature block's (see
+    snoopwatch.features.build), the values are written straight into the feature's own column."""
     n = len(arrays[0])
-    column = output_column(out, name, n)
+    block_column = getattr(out, "column", None)
+    column = block_column(name) if block_column is not None else None
+    if column is None:
+        column = np.empty(n, dtype=np.float32)
     for start in range(0, n, ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
         column[rows] = elementwise(*(a[rows] for a in arrays))
@@ -102,10 +98,21 @@ def pair_key(a: np.ndarray, b: np.ndarray, b_size: int) -> np.ndarray:
 
 def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """True where query (int64, -1 = missing) is among keys."""
-    if len(keys) == 0:
-        return np.zeros(len(query), dtype=bool)
-    known = sorted_unique(keys[keys >= 0])  # -1 (missing) is never a member
-    return positions_in(known, query) >= 0 if len(known) else np.zeros(len(query), dtype=bool)
+    return KeySet(keys, len(query))(query)
+
+
+class KeySet:
+    """Membership in a set of integer keys (-1 = missing, never a member), made once and asked for many
+    blocks of queries."""
+
+    def __init__(self, keys: np.ndarray, n_queries: int):
+        known = sorted_unique(keys[keys >= 0]) if len(keys) else np.zeros(0, dtype=np.int64)
+        self.positions = KeyPositions(known, n_queries) if len(known) else None
+
+    def __call__(self, query: np.ndarray) -> np.ndarray:
+        if self.positions is None:
+            return np.zeros(len(query), dtype=bool)
+        return self.positions(query) >= 0
 
 
 def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
@@ -145,6 +152,17 @@ class KeyPositions:
         return self.index.get_indexer(q_key)
 
 
+def _block_queries(positions: KeyPositions, q_key: np.ndarray, q_time: np.ndarray, rows: slice):
+    """The queries in `rows` whose key is known: (their positions within the block, their dense keys as
+    int64, their times, their (key, time) composites). A NaN time searches as before everything."""
+    q_dense = positions(q_key[rows])
+    valid = np.flatnonzero((q_dense >= 0) & (q_key[rows] >= 0))
+    qd = q_dense[valid].astype(np.int64)
+    qt = q_time[rows][valid]
+    q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+    return valid, qd, qt, (qd << _TIME_BITS) | q_rel
+
+
 class StartSearch:
     """Per query (key, time): the last interval with the same key that starts at or before the time.
 
@@ -173,11 +191,7 @@ class StartSearch:
         found_rows, found_at = [], []
         for begin in range(0, self.n, ROW_BLOCK):
             rows = slice(begin, begin + ROW_BLOCK)
-            q_dense = positions(q_key[rows])
-            valid = np.flatnonzero((q_dense >= 0) & (q_key[rows] >= 0))
-            qd, qt = q_dense[valid], q_time[rows][valid]
-            q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
-            q_comp = (qd.astype(np.int64) << _TIME_BITS) | q_rel
+            valid, qd, qt, q_comp = _block_queries(positions, q_key, q_time, rows)
             pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
             ok = pos >= 0
             pos = np.where(ok, pos, 0)
@@ -344,11 +358,7 @@ def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     dense, times, composite, positions = _time_index(key, times, len(q_key))
     for begin in range(0, len(q_key), ROW_BLOCK):
         rows = slice(begin, begin + ROW_BLOCK)
-        q_dense = positions(q_key[rows])
-        valid = q_dense >= 0
-        qd = q_dense[valid].astype(np.int64)
-        qt = q_time[rows][valid]
-        q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+        valid, qd, qt, q_comp = _block_queries(positions, q_key, q_time, rows)
         pos = search_keyed(composite, q_comp, qd, qt, side="left")
         best = np.full(len(qd), np.inf)
         for cand in (pos - 1, pos):
@@ -372,14 +382,10 @@ def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     dense, times, composite, positions = _time_index(key, times, len(q_key))
     for begin in range(0, len(q_key), ROW_BLOCK):
         rows = slice(begin, begin + ROW_BLOCK)
-        q_dense = positions(q_key[rows])
-        valid = (q_dense >= 0) & (q_key[rows] >= 0)
-        qd = q_dense[valid].astype(np.int64)
-        qt = q_time[rows][valid]
-        q_comp = (qd << _TIME_BITS) | np.clip(qt - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
+        valid, qd, qt, q_comp = _block_queries(positions, q_key, q_time, rows)
         pos = search_keyed(composite, q_comp, qd, qt, side="right") - 1
         hit = (pos >= 0) & (dense[np.maximum(pos, 0)] == qd)
-        out[rows][np.flatnonzero(valid)[hit]] = times[pos[hit]]
+        out[rows][valid[hit]] = times[pos[hit]]
     return out
 
 

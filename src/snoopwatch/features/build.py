@@ -72,8 +72,8 @@ class _BlockColumns(dict):
         j = self.position.get(name)
         if j is not None:
             column = self.block[:, j]
-            if not (values.ndim == 1 and values.__array_interface__ == column.__array_interface__):
-                column[:] = values  # (not when the step wrote into column(name) itself)
+            if not np.may_share_memory(values, column):  # (a step may have written into column(name))
+                column[:] = values
             values = column
         super().__setitem__(name, values)
 

@@ -7,16 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import (
-    ROW_BLOCK,
-    KeyPositions,
-    codes,
-    lookup,
-    make_index,
-    output_column,
-    pair_key,
-    sorted_unique,
-)
+from snoopwatch.features._util import KeySet, codes, lookup, make_index, pair_key, write_blockwise
 from snoopwatch.features.context import Context
 
 FLAG_FEATURES = {"vip": "subject_vip", "vulnerable": "subject_vulnerable", "ocg": "subject_ocg", "victim": "subject_victim"}
@@ -50,7 +41,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     """The wanted features of this group; `out`, when given, receives each array as it is made.
 
     Every feature here is a look-up of the user's and the subject's attributes (small per-user and
-    per-subject tables, made first), so the events are then taken in blocks of ROW_BLOCK rows: the
+    per-subject tables, made first), so each is computed in blocks of rows (write_blockwise): the
     temporaries of a block stay in the CPU cache, and no event-sized temporary is ever made.
     """
     out = {} if out is None else out
@@ -134,21 +125,10 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
 
     assoc = ctx.dataset.associations
     if assoc is not None:
-        declared = sorted_unique(pair_key(ctx.user_codes("associations"), ctx.subject_codes("associations"), n_subjects))
-        declared = declared[declared >= 0]  # (-1: a pair with an unknown side, never a member)
-        if len(declared):
-            position = KeyPositions(declared, ctx.n)
-            per_event["declared_association"] = lambda u, s: position(pair_key(u, s, n_subjects)) >= 0
-        else:
-            per_event["declared_association"] = lambda u, s: np.zeros(len(u), dtype=bool)
+        declared = KeySet(pair_key(ctx.user_codes("associations"), ctx.subject_codes("associations"), n_subjects), ctx.n)
+        per_event["declared_association"] = lambda u, s: declared(pair_key(u, s, n_subjects))
 
-    names = [name for name in per_event if name in wanted]
-    columns = {name: output_column(out, name, ctx.n) for name in names}
-    for start in range(0, ctx.n, ROW_BLOCK):
-        rows = slice(start, start + ROW_BLOCK)
-        users, subjects = ctx.user[rows], ctx.subject[rows]
-        for name in names:
-            columns[name][rows] = per_event[name](users, subjects)
-    for name in names:
-        out[name] = columns[name]
+    for name, values in per_event.items():
+        if name in wanted:
+            write_blockwise(out, name, values, ctx.user, ctx.subject)
     return {k: v for k, v in out.items() if k in wanted}
