@@ -22,6 +22,9 @@ ORIGIN = -(1 << 38)  # seconds since 1970 that maps to 0 (about 8,700 years befo
 # stay in the CPU cache, and none is as large as the events. Freshly touched memory is what costs at
 # millions of events (the kernel zeroes every new page; on a virtual machine the host may back it first).
 ROW_BLOCK = 1 << 16
+# EarlierRows uses keys as codes (a running count per possible key) when they span at most this many
+# integers; wider keys are numbered by hashing first.
+DIRECT_KEY_SPAN = 1 << 20
 
 
 def as_strings(values: pd.Series | None) -> np.ndarray:
@@ -277,51 +280,63 @@ class EarlierRows:
     """Rows grouped by a key, for "how many / how much in earlier rows with the same key" (row order is
     time order). Build once per key and reuse: several features count over the same key (role, user).
 
-    The grouping is a stable sort of the dense key codes; with at most 65,536 distinct keys (roles,
-    users, user x hour) numpy sorts 16-bit codes by radix in linear time, several times faster than a
-    pandas groupby cumcount at millions of rows.
+    Worked ROW_BLOCK rows at a time, in row order: within a block the rows are grouped by a stable sort of
+    their key codes (numpy sorts 16-bit codes by radix), and a running count or sum per key carries what
+    earlier blocks held. Every temporary is a block's (cache-sized); a sort of all the rows would make
+    several event-sized arrays and scatter writes across them.
     """
 
     def __init__(self, key: np.ndarray):
         key = np.asarray(key)
-        low = int(key.min()) if len(key) else 0
-        if len(key) and int(key.max()) - low < 1 << 16:
-            # Keys built as group x few categories span a small range: use them as codes (no hashing).
-            dense = (key - low).astype(np.uint16)
-            groups = int(dense.max()) + 1
+        self.n = len(key)
+        low = int(key.min()) if self.n else 0
+        span = int(key.max()) - low + 1 if self.n else 1
+        if span <= DIRECT_KEY_SPAN:  # keys built as group x few categories span a small range: no hashing
+            self.codes = np.subtract(key, low, dtype=np.int64).astype(np.uint16 if span <= 1 << 16 else np.int32)
+            self.groups = span
         else:
-            dense, uniques = pd.factorize(key)
-            groups = max(len(uniques), 1)
-        n = len(dense)
-        index_type = np.int64 if n >= 1 << 31 else np.int32
-        order = stable_argsort(dense)  # a radix sort of 16-bit codes when the groups are few
-        self.order = order.astype(index_type, copy=False)
-        starts = np.zeros(groups, dtype=index_type)
-        np.cumsum(np.bincount(dense, minlength=groups)[:-1], out=starts[1:])
-        # Per position in sorted order: where its group starts (in sorted order).
-        self.group_start = starts[dense[self.order]]
+            self.codes, uniques = pd.factorize(key)
+            self.groups = max(len(uniques), 1)
         self._count: np.ndarray | None = None
+
+    def _blocks(self):
+        """Per block: (its first row, the block's rows grouped by key (a stable order), where each key's
+        run starts in that order, the run's length, the run's key code)."""
+        for start in range(0, self.n, ROW_BLOCK):
+            block = self.codes[start:start + ROW_BLOCK]
+            order = stable_argsort(block)
+            grouped = block[order]
+            starts = np.flatnonzero(first_of_run(grouped))
+            yield start, order, starts, np.diff(starts, append=len(grouped)), grouped[starts]
 
     def count(self) -> np.ndarray:
         """How many earlier rows share the key: 0 for the first (float64; computed once, do not modify)."""
         if self._count is None:  # filled before it is shared: steps on other threads may ask at once
-            n = len(self.order)
-            count = np.empty(n, dtype=np.float64)
-            count[self.order] = np.arange(n, dtype=self.group_start.dtype) - self.group_start
+            count = np.empty(self.n, dtype=np.float64)
+            seen = np.zeros(self.groups, dtype=np.int64)  # rows per key in the blocks before
+            for start, order, starts, lengths, keys in self._blocks():
+                count[start + order] = np.arange(len(order)) + np.repeat(seen[keys] - starts, lengths)
+                seen[keys] += lengths
             self._count = count
         return self._count
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Sum of `values` over earlier rows with the same key, the row itself excluded (float64).
 
-        A running sum over the grouped rows minus its value where the group starts: exact for the 0, 0.5
-        and 1 weights the features sum (every partial sum is a small multiple of 1/2), like a per-group sum.
+        Running sums (the blocks' per key, then within the block's run): exact for the 0, 0.5 and 1
+        weights the features sum (every partial sum is a small multiple of 1/2), like a per-group sum.
         """
-        sorted_values = np.asarray(values, dtype=np.float64)[self.order]
-        before = np.cumsum(sorted_values)
-        before -= sorted_values  # exclusive running sum
-        out = np.empty(len(self.order), dtype=np.float64)
-        out[self.order] = before - before[self.group_start]
+        values = np.asarray(values)
+        out = np.empty(self.n, dtype=np.float64)
+        seen = np.zeros(self.groups, dtype=np.float64)  # sum per key over the blocks before
+        for start, order, starts, lengths, keys in self._blocks():
+            grouped = values[start:start + ROW_BLOCK][order].astype(np.float64)
+            before = np.cumsum(grouped)
+            last = before[starts + lengths - 1]  # running sum at each run's last row
+            before -= grouped  # exclusive running sum
+            run_before = before[starts]
+            out[start + order] = before + np.repeat(seen[keys] - run_before, lengths)
+            seen[keys] += last - run_before
         return out
 
 
