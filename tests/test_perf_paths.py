@@ -50,9 +50,9 @@ def test_threaded_feature_steps_give_the_sequential_frame(monkeypatch):
 
 @pytest.mark.parametrize("sorted_from", [4_096, 16])
 def test_features_computed_in_small_row_blocks_are_those_of_one_block(monkeypatch, sorted_from):
-    """Blockwise steps (relation, the case and roster interval searches, the hour rarities) give every
-    event the values of one big block, bit for bit, whether a block's queries are searched as they come
-    or sorted by key first."""
+    """Blockwise steps (relation, the case and roster interval searches, the hour rarities, the counts and
+    sums over earlier rows) give every event the values of one big block, bit for bit, whether a block's
+    queries are searched as they come or sorted by key first."""
     world = generate(SynthConfig(staff=40, days=30, seed=3))
     dataset = Dataset(world.tables, {}).without_answer_key()
     one_block = build_features(dataset)

@@ -32,9 +32,13 @@ def test_sorted_unique_and_member():
     np.testing.assert_array_equal(member(query, keys), np.isin(query, keys) & (query >= 0))
 
 
-@pytest.mark.parametrize("groups", [3, 300, 70_000])
-def test_earlier_rows_counts_and_sums_like_a_groupby(groups):
-    rng = np.random.default_rng(groups)
+@pytest.mark.parametrize("row_block", [257, 1 << 16])  # many blocks, and one
+@pytest.mark.parametrize("groups", [3, 300, 70_000, 2**40])  # 16-bit codes, wider codes, hashed keys
+def test_earlier_rows_counts_and_sums_like_a_groupby(monkeypatch, groups, row_block):
+    from snoopwatch.features import _util
+
+    monkeypatch.setattr(_util, "ROW_BLOCK", row_block)
+    rng = np.random.default_rng(groups % 1000)
     key = rng.integers(0, groups, 20_000) * 7 - 1
     weight = rng.choice([0.0, 0.5, 1.0], 20_000)
     by_key = pd.Series(weight).groupby(key, sort=False)
