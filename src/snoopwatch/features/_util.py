@@ -99,8 +99,22 @@ def pair_key(a: np.ndarray, b: np.ndarray, b_size: int) -> np.ndarray:
     return key
 
 
-def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """True where query (int64, -1 = missing) is among keys."""
+class PairKeys:
+    """pair_key(a, b, b_size) for every row, made only for the rows asked for: the interval searches and
+    memberships read their queries a block of rows at a time, so no event-sized key array is made."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, b_size: int):
+        self.a, self.b, self.b_size = a, b, b_size
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return pair_key(self.a[rows], self.b[rows], self.b_size)
+
+
+def member(query: np.ndarray | PairKeys, keys: np.ndarray) -> np.ndarray:
+    """True where query (int64, -1 = missing; or PairKeys) is among keys."""
     return KeySet(keys, len(query))(query)
 
 
@@ -112,10 +126,14 @@ class KeySet:
         known = sorted_unique(keys[keys >= 0]) if len(keys) else np.zeros(0, dtype=np.int64)
         self.positions = KeyPositions(known, n_queries) if len(known) else None
 
-    def __call__(self, query: np.ndarray) -> np.ndarray:
-        if self.positions is None:
-            return np.zeros(len(query), dtype=bool)
-        return self.positions(query) >= 0
+    def __call__(self, query: np.ndarray | PairKeys) -> np.ndarray:
+        """True where the query key is a member, asked ROW_BLOCK queries at a time."""
+        found = np.zeros(len(query), dtype=bool)
+        if self.positions is not None:
+            for start in range(0, len(query), ROW_BLOCK):
+                rows = slice(start, start + ROW_BLOCK)
+                found[rows] = self.positions(query[rows]) >= 0
+        return found
 
 
 def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
@@ -125,7 +143,7 @@ def positions_in(uniques: np.ndarray, q_key: np.ndarray) -> np.ndarray:
     return KeyPositions(uniques, len(q_key))(q_key)
 
 
-def covered(q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray,
+def covered(q_key: np.ndarray | PairKeys, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray,
             i_end: np.ndarray) -> np.ndarray:
     """True where some interval with the same key contains the query time (start <= t <= end).
 
@@ -155,11 +173,12 @@ class KeyPositions:
         return self.index.get_indexer(q_key)
 
 
-def _block_queries(positions: KeyPositions, q_key: np.ndarray, q_time: np.ndarray, rows: slice):
+def _block_queries(positions: KeyPositions, q_key: np.ndarray | PairKeys, q_time: np.ndarray, rows: slice):
     """The queries in `rows` whose key is known: (their positions within the block, their dense keys as
     int64, their times, their (key, time) composites). A NaN time searches as before everything."""
-    q_dense = positions(q_key[rows])
-    valid = np.flatnonzero((q_dense >= 0) & (q_key[rows] >= 0))
+    block_keys = q_key[rows]
+    q_dense = positions(block_keys)
+    valid = np.flatnonzero((q_dense >= 0) & (block_keys >= 0))
     qd = q_dense[valid].astype(np.int64)
     qt = q_time[rows][valid]
     q_rel = np.clip(np.nan_to_num(qt, nan=-np.inf) - ORIGIN, 0, _TIME_SPAN).astype(np.int64)
@@ -176,7 +195,7 @@ class StartSearch:
     temporaries); queries in time order, as events are, are searched in key order within a block.
     """
 
-    def __init__(self, q_key: np.ndarray, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray):
+    def __init__(self, q_key: np.ndarray | PairKeys, q_time: np.ndarray, i_key: np.ndarray, i_start: np.ndarray):
         self.n, self.q_time = len(q_key), q_time
         self.keep = i_key >= 0
         self.rows = np.zeros(0, dtype=np.intp)  # queries that have such an interval
@@ -386,7 +405,7 @@ def nearest_gap(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: n
     return out
 
 
-def last_before(q_key: np.ndarray, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
+def last_before(q_key: np.ndarray | PairKeys, q_time: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Per query: the latest time <= the query's time among rows with the same key (NaN when none).
     Queries are searched ROW_BLOCK at a time."""
     out = np.full(len(q_key), np.nan)

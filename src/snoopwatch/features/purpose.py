@@ -7,6 +7,7 @@ import pandas as pd
 
 from snoopwatch.features._util import (
     DAY,
+    PairKeys,
     StartSearch,
     codes,
     covered,
@@ -125,8 +126,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     if assigned is not None:
         a_case, a_user, a_start, a_end = assigned
         keys = pair_key(a_case, a_user, n_users)
-        user_on_case = covered(pair_key(ctx.case, ctx.user, n_users), ctx.t, keys, a_start, a_end)
-        requester_on_case = covered(pair_key(ctx.case, requester, n_users), ctx.t, keys, a_start, a_end)
+        user_on_case = covered(PairKeys(ctx.case, ctx.user, n_users), ctx.t, keys, a_start, a_end)
+        requester_on_case = covered(PairKeys(ctx.case, requester, n_users), ctx.t, keys, a_start, a_end)
     out["user_on_case"] = user_on_case.astype(np.float32)
 
     case_unit = np.full(len(ctx.cases), -1, dtype=np.int32)
@@ -138,12 +139,12 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     out["unit_on_case"] = unit_on_case.astype(np.float32)
 
     cs_case, cs_subject = _case_subject_pairs(ctx)
-    out["subject_on_case"] = member(pair_key(ctx.case, ctx.subject, n_subjects),
+    out["subject_on_case"] = member(PairKeys(ctx.case, ctx.subject, n_subjects),
                                     pair_key(cs_case, cs_subject, n_subjects)).astype(np.float32)
 
     us_user, us_subject, us_start, us_end = _user_subject_intervals(ctx)
     us_keys = pair_key(us_user, us_subject, n_subjects)
-    q_user = pair_key(ctx.user, ctx.subject, n_subjects)
+    q_user = PairKeys(ctx.user, ctx.subject, n_subjects)
     on_user_case = StartSearch(q_user, ctx.t, us_keys, us_start)  # one search: on a case now, or ever
     on_user_now = on_user_case.covered(us_end)
     on_user_ever = on_user_case.covered(np.full(len(us_start), np.nan))
@@ -154,7 +155,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # disclosure). Later re-access of a closed case's people is not explained by it.
     last_end = last_before(q_user, ctx.t, us_keys, us_end)
     file_work = on_user_ever & ~on_user_now & ((ctx.t - last_end) <= FILE_WORK_DAYS * DAY)
-    on_requester = covered(pair_key(requester, ctx.subject, n_subjects), ctx.t, us_keys, us_start, us_end)
+    on_requester = covered(PairKeys(requester, ctx.subject, n_subjects), ctx.t, us_keys, us_start, us_end)
     out["subject_on_requester_case"] = on_requester.astype(np.float32)
 
     # Subjects on open cases of units (the user's own, or another unit's).
@@ -163,9 +164,9 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     if len(cs_case):
         cs_unit = case_unit[cs_case]
         cs_open, cs_close = opened[cs_case], closed[cs_case]
-        on_unit = covered(pair_key(ctx.unit, ctx.subject, n_subjects), ctx.t,
+        on_unit = covered(PairKeys(ctx.unit, ctx.subject, n_subjects), ctx.t,
                           pair_key(cs_unit, cs_subject, n_subjects), cs_open, cs_close)
-        on_subject_case = StartSearch(ctx.subject.astype(np.int64), ctx.t, cs_subject.astype(np.int64), cs_open)
+        on_subject_case = StartSearch(ctx.subject, ctx.t, cs_subject.astype(np.int64), cs_open)
         on_any = on_subject_case.covered(cs_close)
         # How fresh the newest case holding the subject is (a leak to the press comes within the hour).
         newest = on_subject_case.latest_start()

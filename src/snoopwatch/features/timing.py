@@ -29,7 +29,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         start, end = seconds(rosters["start"]), seconds(rosters["end"])
         ok = (r_user >= 0) & np.isfinite(start) & np.isfinite(end)
         r_user, start, end = r_user[ok], start[ok], end[ok]
-        user = ctx.user.astype(np.int64)
+        user = ctx.user  # (int32 codes: the searches read them a block at a time)
         rostered = member(user, r_user)
         on = covered(user, ctx.t, r_user, start, end)
         off = rostered & ~on
