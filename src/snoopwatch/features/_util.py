@@ -66,16 +66,22 @@ def seconds(values: pd.Series | None, n: int | None = None) -> np.ndarray:
     return raw
 
 
+def output_column(out: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    """Where a step writes feature `name` piece by piece: the feature block's own column when `out` is the
+    feature block's (see snoopwatch.features.build), else a new float32 array. Set out[name] to it when
+    written."""
+    block_column = getattr(out, "column", None)
+    column = block_column(name) if block_column is not None else None
+    return np.empty(n, dtype=np.float32) if column is None else column
+
+
 def write_blockwise(out: dict[str, np.ndarray], name: str, elementwise: Callable[..., np.ndarray],
                     *arrays: np.ndarray) -> None:
     """out[name] = elementwise(*arrays) as float32, computed ROW_BLOCK rows at a time: the same values (each
     row's are computed alone), without event-sized temporaries. When `out` is the feature block's (see
     snoopwatch.features.build), the values are written straight into the feature's own column."""
     n = len(arrays[0])
-    block_column = getattr(out, "column", None)
-    column = block_column(name) if block_column is not None else None
-    if column is None:
-        column = np.empty(n, dtype=np.float32)
+    column = output_column(out, name, n)
     for start in range(0, n, ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
         column[rows] = elementwise(*(a[rows] for a in arrays))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import DAY, first_of_run, stable_argsort
+from snoopwatch.features import _util
+from snoopwatch.features._util import DAY, first_of_run, output_column, stable_argsort
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -128,19 +129,27 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     if not has.any():  # no subject on any event: all zero
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in CROWD_FEATURES if k in wanted}
     by_pair, new_pair = _pair_order(ctx, has)
+    peers_wanted = for_history and "lone_repeat_no_case" in wanted
+    by_subject = _subject_order(ctx) if crowd or peers_wanted else None  # one sort for both
     if crowd:
-        _crowd(ctx, has, by_pair, new_pair.copy() if for_history else new_pair, out)
+        _crowd(ctx, has, by_pair, new_pair.copy() if for_history else new_pair, by_subject, out)
     if for_history:
         # The history step's pair order, and its unit peer days (they read no other step): made here, on
         # this step's thread, so the history step, which runs alone, has less to do.
-        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair) if "lone_repeat_no_case" in wanted else None
+        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair, by_subject) if peers_wanted else None
         ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
     return {k: v for k, v in out.items() if k in wanted}
 
 
-def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_pair: np.ndarray) -> np.ndarray:
+def _subject_order(ctx: Context) -> np.ndarray:
+    """Rows grouped by subject, in time order within one (no subject first)."""
+    return stable_argsort(ctx.subject).astype(np.int32 if ctx.n < 1 << 31 else np.int64, copy=False)
+
+
+def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_pair: np.ndarray,
+                       by_subject: np.ndarray | None = None) -> np.ndarray:
     """_unit_peer_days from the pair order (by_pair, and True where a pair starts in it), with the (pair,
-    day) keys it needs made in place."""
+    day) keys it needs made in place. by_subject: _subject_order(ctx), when made already."""
     day, span = _days(ctx)
     sorted_pd = np.cumsum(new_pair)  # (pair, day) keys in pair order: pair x span + day, pairs from 0
     sorted_pd -= 1
@@ -148,7 +157,8 @@ def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_p
     sorted_pd += day[by_pair]
     first_of_day = np.empty(ctx.n, dtype=bool)
     first_of_day[by_pair] = first_of_run(sorted_pd)
-    return _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span)
+    by_subject = _subject_order(ctx) if by_subject is None else by_subject
+    return _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span, by_subject)
 
 
 def _days(ctx: Context) -> tuple[np.ndarray, int]:
@@ -157,10 +167,10 @@ def _days(ctx: Context) -> tuple[np.ndarray, int]:
     return ctx.day - day0, int(ctx.day.max()) - day0 + 2
 
 
-def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.ndarray,
+def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.ndarray, by_subject: np.ndarray,
            out: dict[str, np.ndarray]) -> None:
     """crowd_3d and crowd_excess into `out`, from the pair order (by_pair, and True where a pair starts
-    in it, which this turns into True where a (pair, day) starts)."""
+    in it, which this turns into True where a (pair, day) starts) and the subject order (by_subject)."""
     # One entry per (subject, user, day): the user's first look at the subject that day, the first row of
     # its (pair, day) run in pair order.
     day_in_order = ctx.day[by_pair]
@@ -168,85 +178,69 @@ def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.
     del day_in_order
     entry = by_pair[first_of_day & has[by_pair]]
     del first_of_day
-    minute = ((ctx.t - ctx.t.min()) // 60).astype(np.int64)
-    subject = ctx.subject.astype(np.int64)
-    entries = np.sort((subject[entry] << _MINUTE_BITS) | minute[entry])
+    t0 = ctx.t.min()
+    entries = np.sort((ctx.subject[entry].astype(np.int64) << _MINUTE_BITS) | _minutes(ctx.t[entry], t0))
     del entry
-    # The queries are made in (subject, minute) order, so every search walks `entries` in step: rows
-    # are in time order, so a stable sort by subject orders them by (subject, minute).
-    by_subject = stable_argsort(subject)
-    base, minute = subject[by_subject] << _MINUTE_BITS, minute[by_subject]
-    del subject
 
     # Per row, entries on its subject from `back` to `until` minutes before it (the recent window, its end
-    # included, and the baseline before it), with one query buffer: this step runs beside another.
+    # included, and the baseline before it). The rows are taken a block at a time in (subject, minute)
+    # order (rows are in time order, so a stable sort by subject gives it), so every search walks
+    # `entries` in step; each block's features are written straight to its rows.
     window = CROWD_WINDOW_DAYS * DAY // 60
-    query = np.empty(len(minute), dtype=np.int64)
-    counts = []
-    for back, until, side in ((window, 0, "right"), (CROWD_BASELINE_DAYS * DAY // 60 + window, window, "left")):
-        np.subtract(minute, until, out=query)
-        np.maximum(query, 0, out=query)
-        query += base
-        count = np.searchsorted(entries, query, side)
-        np.subtract(minute, back, out=query)
-        np.maximum(query, 0, out=query)
-        query += base
-        count -= np.searchsorted(entries, query)
-        in_rows = np.empty(len(count), dtype=np.float64)
-        in_rows[by_subject] = count  # back to row order
-        del count
-        counts.append(in_rows)
-    recent, usual = counts
-    del counts, in_rows, query, base, minute, by_subject, entries
-    usual *= CROWD_WINDOW_DAYS  # the usual count over the window's length, in place
-    usual /= CROWD_BASELINE_DAYS
-    recent = np.log1p(recent, out=recent)
-    out["crowd_3d"] = np.where(has, recent, 0.0).astype(np.float32)
-    usual = np.subtract(recent, np.log1p(usual, out=usual), out=usual)
-    out["crowd_excess"] = np.where(has, usual, 0.0).astype(np.float32)
+    searches = ((window, 0, "right"), (CROWD_BASELINE_DAYS * DAY // 60 + window, window, "left"))
+    crowd_3d, crowd_excess = output_column(out, "crowd_3d", ctx.n), output_column(out, "crowd_excess", ctx.n)
+    block = _util.ROW_BLOCK
+    for start in range(0, ctx.n, block):
+        rows = by_subject[start:start + block]
+        subject = ctx.subject[rows]
+        base, minute = subject.astype(np.int64) << _MINUTE_BITS, _minutes(ctx.t[rows], t0)
+        recent, usual = (np.searchsorted(entries, base + np.maximum(minute - until, 0), side)
+                         - np.searchsorted(entries, base + np.maximum(minute - back, 0))
+                         for back, until, side in searches)
+        recent = np.log1p(recent.astype(np.float64))
+        usual = usual.astype(np.float64) * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS  # over the window's length
+        crowd_3d[rows] = np.where(subject >= 0, recent, 0.0)
+        crowd_excess[rows] = np.where(subject >= 0, recent - np.log1p(usual), 0.0)
+    out["crowd_3d"], out["crowd_excess"] = crowd_3d, crowd_excess
+
+
+def _minutes(t: np.ndarray, t0: float) -> np.ndarray:
+    """Whole minutes since t0 (int64)."""
+    return ((t - t0) // 60).astype(np.int64)
 
 
 def _unit_peer_days(ctx: Context, has: np.ndarray, first_of_day: np.ndarray, by_pair: np.ndarray,
-                    sorted_pd: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
+                    sorted_pd: np.ndarray, day: np.ndarray, span: int, by_su: np.ndarray) -> np.ndarray:
     """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
     looked at the same subject (user-days, the user's own excluded), as int32. Users of unknown unit get
     1: one colleague, neither alone nor a crowd.
 
     first_of_day: the user's first look at the subject that day; by_pair: rows sorted by (pair, day), and
-    sorted_pd the (pair, day) keys in that order (used up: overwritten here). The look-ups below walk their
-    sorted arrays in order, or subject by subject (nearly as cache-friendly). Temporaries are made in place
-    where they can be: this runs beside another step.
+    sorted_pd the (pair, day) keys in that order; by_su: _subject_order(ctx). The look-ups are made a
+    block of rows at a time, in (pair, day) order or subject by subject, so each walks its sorted array
+    in step (subject by subject, a subject's look-ups stay in its short stretch of the unit's days).
     """
     known = has & (ctx.unit >= 0)
     n_units = len(ctx.units) + 1
-    su_day = ctx.subject.astype(np.int64)  # (subject, unit, day) keys: subject x units + unit, x span + day
-    su_day *= n_units
-    su_day += np.maximum(ctx.unit, 0)
-    su_day *= span
-    su_day += day
-    unit_entries = np.sort(su_day[known & first_of_day])
+
+    def unit_day(rows: np.ndarray) -> np.ndarray:  # (subject, unit, day) keys: subject x units + unit, x span + day
+        return (ctx.subject[rows].astype(np.int64) * n_units + np.maximum(ctx.unit[rows], 0)) * span + day[rows]
+
+    def back(rows: np.ndarray) -> np.ndarray:  # the window starts this many days before (never before day 0)
+        return np.minimum(day[rows], PEER_WINDOW_DAYS)
+
+    unit_entries = np.sort(unit_day(np.flatnonzero(known & first_of_day)))
     own_entries = sorted_pd[has[by_pair]]
     own_entries = own_entries[first_of_run(own_entries)]
-    back = np.minimum(day, PEER_WINDOW_DAYS).astype(np.int16)  # window start = day - back (never before day 0)
-    # Unit days, searched subject by subject (rows in time order within one): the look-ups of a subject
-    # stay in its short stretch of unit_entries, nearly as fast as in (subject-unit, day) order, and the
-    # order is a sort of the subject codes alone (a radix sort when they are few).
-    by_su = stable_argsort(ctx.subject)
-    su_day = su_day[by_su]
-    found = np.searchsorted(unit_entries, su_day)
-    su_day -= back[by_su]
-    found -= np.searchsorted(unit_entries, su_day)
-    del su_day, unit_entries
-    in_unit = np.empty(len(found), dtype=np.int64)
-    in_unit[by_su] = found  # back to row order
-    del by_su, found
-    # The user's own days, searched in (pair, day) order: sorted_pd holds those keys already.
-    own = np.searchsorted(own_entries, sorted_pd)
-    sorted_pd -= back[by_pair]
-    own -= np.searchsorted(own_entries, sorted_pd)
-    del back, own_entries
-    in_unit[by_pair] -= own
-    del own
+    in_unit = np.empty(ctx.n, dtype=np.int32)  # counts (at most one per event)
+    block = _util.ROW_BLOCK
+    for start in range(0, ctx.n, block):  # the unit's days, subject by subject
+        rows = by_su[start:start + block]
+        keys = unit_day(rows)
+        in_unit[rows] = np.searchsorted(unit_entries, keys) - np.searchsorted(unit_entries, keys - back(rows))
+    for start in range(0, ctx.n, block):  # less the user's own days, in (pair, day) order
+        rows, keys = by_pair[start:start + block], sorted_pd[start:start + block]
+        in_unit[rows] -= np.searchsorted(own_entries, keys) - np.searchsorted(own_entries, keys - back(rows))
     np.maximum(in_unit, 0, out=in_unit)
     in_unit[~known] = 1
-    return in_unit.astype(np.int32)  # counts (at most one per event)
+    return in_unit
