@@ -55,8 +55,14 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     span = int(ctx.day.max()) - day0 + 1
     user = ctx.user.astype(np.int64)
     ud_key = user * span + (ctx.day - day0)
-    so_far = prior_count(ud_key) + 1.0
     ud, uniques = pd.factorize(ud_key)
+    # Events so far today, this one included: the user's earlier events less those before the day's
+    # first (rows are in time order, so codes are numbered as (user, day)s first appear).
+    user_before = ctx.earlier("user").count()
+    running_max = np.maximum.accumulate(ud)
+    day_first = np.flatnonzero(np.r_[True, running_max[1:] > running_max[:-1]])  # per code, its first row
+    so_far = user_before - user_before[day_first][ud] + 1.0
+    del running_max, day_first
     totals = np.bincount(ud).astype(np.float64)
     ud_user = uniques // span
     ud_day = uniques % span
