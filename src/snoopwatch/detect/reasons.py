@@ -29,9 +29,16 @@ SUMMARY_COLUMNS = tuple(dict.fromkeys([*RULE_INPUTS, *(column for column, _ in _
 
 def event_reason_codes(surprise: np.ndarray, features: list[str]) -> np.ndarray:
     """Per row: up to EVENT_REASONS reason codes joined by ';' (strongest first), '' when none."""
+    texts, inverse = event_reason_texts(surprise, features)
+    return np.asarray(texts, dtype=object)[inverse]
+
+
+def event_reason_texts(surprise: np.ndarray, features: list[str]) -> tuple[list[str], np.ndarray]:
+    """event_reason_codes as (the distinct texts, each row's position among them): one string per
+    distinct combination of reasons, not one per row."""
     n, f = surprise.shape
     if n == 0:
-        return np.array([], dtype=object)
+        return [], np.zeros(0, dtype=np.intp)
     top = min(EVENT_REASONS, f)
     # The `top` strongest features per row, ties to the earlier feature (as a stable sort would order
     # them): repeated argmax, each pick masked out, instead of sorting all the features of every row.
@@ -57,7 +64,7 @@ def event_reason_codes(surprise: np.ndarray, features: list[str]) -> np.ndarray:
             parts.append(idx)
         codes = [names[i] for i in reversed(parts) if i < f]
         texts.append(";".join(dict.fromkeys(codes)))
-    return np.asarray(texts, dtype=object)[inverse]
+    return texts, inverse
 
 
 def alert_reasons(surprise: np.ndarray, features: list[str]) -> list[Reason]:
