@@ -264,9 +264,9 @@ def _to_number(values: pd.Series, column: str, kind: str) -> tuple[pd.Series, li
 
 
 def _finish_number(numbers: pd.Series, kind: str) -> pd.Series:
-    if kind == INT:
-        rounded = numbers.round()
-        return rounded.astype("Int64")
+    if kind == INT:  # (whole numbers already need no rounding: a pass over every row saved)
+        whole = pd.api.types.is_integer_dtype(numbers.dtype)
+        return (numbers if whole else numbers.round()).astype("Int64")
     return numbers.astype("float64")
 
 
