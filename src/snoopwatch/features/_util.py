@@ -166,8 +166,9 @@ class KeyPositions:
     def __init__(self, uniques: np.ndarray, n_queries: int):
         uniques = np.asarray(uniques)
         self.table = self.index = None
-        if len(uniques) and uniques.dtype.kind in "iu" and int(uniques.min()) >= 0 \
-                and int(uniques.max()) < max(n_queries, 1 << 20):
+        integers = len(uniques) and uniques.dtype.kind in "iu"
+        self.low = int(uniques.min()) if integers else None
+        if integers and self.low >= 0 and int(uniques.max()) < max(n_queries, 1 << 20):
             self.table = np.full(int(uniques.max()) + 2, -1, dtype=np.int32)
             self.table[uniques] = np.arange(len(uniques), dtype=np.int32)
         else:
@@ -176,6 +177,13 @@ class KeyPositions:
     def __call__(self, q_key: np.ndarray) -> np.ndarray:
         if self.table is not None:
             return self.table[np.clip(q_key, -1, len(self.table) - 1)].astype(np.intp)
+        if self.low is not None:  # hash only the keys that may be present (most are -1 for some pairs)
+            maybe = q_key >= self.low
+            if not maybe.all():
+                found = np.full(len(q_key), -1, dtype=np.intp)
+                asked = np.flatnonzero(maybe)
+                found[asked] = self.index.get_indexer(q_key[asked])
+                return found
         return self.index.get_indexer(q_key)
 
 
