@@ -66,8 +66,9 @@ def test_features_computed_in_small_row_blocks_are_those_of_one_block(monkeypatc
 
 @pytest.mark.parametrize(("table", "fill"), [(np.array([0.5, 1.5, 2.5]), np.nan), (np.array([True, False]), False),
                                              (np.array([7, 8, 9], dtype=np.int32), -1), (np.zeros(0), np.nan)])
-def test_lookup_reads_the_table_and_fills_missing_and_out_of_range_keys(table, fill):
-    keys = np.array([0, -1, 2, 5, -3, 1, 3], dtype=np.int32)
+@pytest.mark.parametrize("keys", [[0, -1, 2, 5, -3, 1, 3], [-1, 0, -1]])  # some out of range; none (no clipping)
+def test_lookup_reads_the_table_and_fills_missing_and_out_of_range_keys(table, fill, keys):
+    keys = np.array(keys, dtype=np.int32)
     expected = np.full(len(keys), fill, dtype=np.result_type(table.dtype, np.min_scalar_type(fill)))
     inside = (keys >= 0) & (keys < len(table))
     expected[inside] = table[keys[inside]]

@@ -95,7 +95,9 @@ def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -
     with_fill = np.empty(len(table_values) + 1, dtype=np.result_type(table_values.dtype, np.min_scalar_type(fill)))
     with_fill[:-1] = table_values
     with_fill[-1] = fill
-    return with_fill[np.clip(keys, -1, len(table_values))]
+    if len(keys) and (int(keys.min()) < -1 or int(keys.max()) > len(table_values)):
+        keys = np.clip(keys, -1, len(table_values))
+    return with_fill[keys]  # (key -1 reads the last slot: numpy's negative index)
 
 
 def pair_key(a: np.ndarray, b: np.ndarray, b_size: int) -> np.ndarray:
