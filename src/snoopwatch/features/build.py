@@ -25,18 +25,17 @@ from snoopwatch.features.context import build_context
 from snoopwatch.features.registry import BY_NAME, FEATURES, describe_table
 
 # Purpose first: history and the rest of activity reuse its "explained" result (and activity its
-# requester codes). The crowd reads no other step: taken after time, it runs beside the end of purpose and
-# activity on the other thread, and makes the part of history that reads no other step too (the pair order
-# and the unit peer days). History runs last and alone: its temporaries are the largest, and the per-user
-# and per-role groupings the other steps share (Context.earlier) are dropped before it, as no later step
-# reads them.
-_STEPS = (("purpose", purpose.compute), ("relationship", relation.compute), ("time", timing.compute),
-          ("crowd", history.compute_crowd), ("activity", activity.compute),
+# requester codes). The crowd reads no other step and takes the other thread at once (it is as long as
+# purpose); it also makes the part of history that reads no other step (the pair order and the unit peer
+# days). Activity's temporaries are the largest, so history (the next largest) waits for it and runs
+# beside relationship and time, which work in row blocks; measured at 10M events, this order finishes the
+# steps about a second sooner than one with history alone at the end, at a lower peak.
+_STEPS = (("purpose", purpose.compute), ("crowd", history.compute_crowd), ("activity", activity.compute),
+          ("relationship", relation.compute), ("time", timing.compute),
           ("activity after purpose", activity.compute_after_purpose), ("history", history.compute))
-_AFTER = {"activity after purpose": ("purpose",),
-          "history": ("purpose", "activity", "activity after purpose", "crowd")}
+_AFTER = {"activity after purpose": ("purpose",), "history": ("purpose", "crowd", "activity")}
 # Steps run on this many threads: numpy's sorts, searches and gathers release the GIL, so independent
-# steps (relationship, time and most of activity while purpose runs) overlap on a second core.
+# steps overlap on a second core.
 FEATURE_THREADS = min(2, os.cpu_count() or 1)
 # Features that are only meaningful with the explanation computed by purpose.
 _NEEDS_EXPLAINED = {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"}
@@ -153,8 +152,6 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         """One step: waits for the step it reads, then writes its own columns of the block."""
         for before in _AFTER.get(name, ()):
             steps[before].result()
-        if name == "history":
-            ctx.forget_earlier()
         started = time.perf_counter()
         for feature, values in compute(ctx, wanted, _BlockColumns(block, position)).items():
             j = position[feature]

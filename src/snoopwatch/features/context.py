@@ -69,12 +69,6 @@ class Context:
                 self.cache[key] = EarlierRows(codes_of.astype(np.int64))
         return self.cache[key]
 
-    def forget_earlier(self) -> None:
-        """Drop the groupings `earlier` built (16 bytes an event each) once no step needs them."""
-        with self.lock:
-            for name in ("user", "role"):
-                self.cache.pop(f"earlier_{name}", None)
-
     def table_column(self, table: str, column: str) -> pd.Series | None:
         return _col(self.dataset.tables.get(table), column)
 
