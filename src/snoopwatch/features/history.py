@@ -33,13 +33,15 @@ def unexplained(ctx: Context) -> np.ndarray:
     return ref.isna().to_numpy() if ref is not None else np.ones(ctx.n, dtype=bool)
 
 
-def _pair_order(ctx: Context, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair_order(ctx: Context, has: np.ndarray, by_subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rows grouped by (user, subject) pair, in time order within a pair; True where a pair starts in that
-    order). Rows without a subject form one group, first. A stable sort of the time-ordered rows."""
-    n_subjects = max(len(ctx.subjects), 1)
-    raw_pair = ctx.user.astype(np.int64) * n_subjects + ctx.subject.astype(np.int64)
+    order). Rows without a subject form one group, first. The subject order (_subject_order) sorted again
+    by user: two stable sorts of small codes (radix sorts when there are fewer than 65,536 users and
+    subjects) instead of one of the pair keys."""
+    user = np.where(has, ctx.user, -1)  # rows without a subject: one group, first
+    by_pair = by_subject[stable_argsort(user[by_subject])]
+    raw_pair = user.astype(np.int64) * max(len(ctx.subjects), 1) + ctx.subject
     raw_pair[~has] = -1
-    by_pair = stable_argsort(raw_pair).astype(np.int32 if ctx.n < 1 << 31 else np.int64)
     return by_pair, first_of_run(raw_pair[by_pair])
 
 
@@ -54,8 +56,10 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # which runs before this one beside other steps, leaves the order and the unit peer days it made.
     shared = ctx.cache.pop(_SHARED_PAIRS, None)
     if shared is None:  # called on its own, without the crowd step before it
-        by_pair, new_pair = _pair_order(ctx, has)
-        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair) if "lone_repeat_no_case" in wanted else None
+        by_subject = _subject_order(ctx)
+        by_pair, new_pair = _pair_order(ctx, has, by_subject)
+        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair, by_subject) if "lone_repeat_no_case" in wanted else None
+        del by_subject
     else:
         by_pair, new_pair, peers = shared
     first = np.empty(ctx.n, dtype=bool)
@@ -128,9 +132,9 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     has = ctx.subject >= 0
     if not has.any():  # no subject on any event: all zero
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in CROWD_FEATURES if k in wanted}
-    by_pair, new_pair = _pair_order(ctx, has)
+    by_subject = _subject_order(ctx)  # (for the pair order, the crowd and the peer days)
+    by_pair, new_pair = _pair_order(ctx, has, by_subject)
     peers_wanted = for_history and "lone_repeat_no_case" in wanted
-    by_subject = _subject_order(ctx) if crowd or peers_wanted else None  # one sort for both
     if crowd:
         _crowd(ctx, has, by_pair, new_pair.copy() if for_history else new_pair, by_subject, out)
     if for_history:
@@ -147,9 +151,9 @@ def _subject_order(ctx: Context) -> np.ndarray:
 
 
 def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_pair: np.ndarray,
-                       by_subject: np.ndarray | None = None) -> np.ndarray:
-    """_unit_peer_days from the pair order (by_pair, and True where a pair starts in it), with the (pair,
-    day) keys it needs made in place. by_subject: _subject_order(ctx), when made already."""
+                       by_subject: np.ndarray) -> np.ndarray:
+    """_unit_peer_days from the pair order (by_pair, and True where a pair starts in it) and the subject
+    order (by_subject), with the (pair, day) keys it needs made in place."""
     day, span = _days(ctx)
     sorted_pd = np.cumsum(new_pair)  # (pair, day) keys in pair order: pair x span + day, pairs from 0
     sorted_pd -= 1
@@ -157,7 +161,6 @@ def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_p
     sorted_pd += day[by_pair]
     first_of_day = np.empty(ctx.n, dtype=bool)
     first_of_day[by_pair] = first_of_run(sorted_pd)
-    by_subject = _subject_order(ctx) if by_subject is None else by_subject
     return _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span, by_subject)
 
 
