@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from snoopwatch.features import _util
-from snoopwatch.features._util import DAY, first_of_run, output_column, stable_argsort
+from snoopwatch.features._util import DAY, first_of_run, output_column, stable_argsort, write_blockwise
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -69,21 +69,25 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
 
     # Earlier distinct days on which this user looked this subject up with no case explaining it, counted
     # in pair order, where (pair, day) keys ascend: running counts over the runs, no searches.
-    pair_in_order = np.cumsum(new_pair) - 1  # dense pair id, ascending; no-subject rows share one
+    # Positions, counts and days fit in 32 bits (below 2**31 events): half the memory of int64 arrays.
+    small = np.int32 if ctx.n < 1 << 31 else np.int64
+    pair_in_order = np.cumsum(new_pair, dtype=small)  # dense pair id, ascending; no-subject rows share one
+    pair_in_order -= 1
     pair_start = np.flatnonzero(new_pair)
     del new_pair
     day, span = _days(ctx)
-    day_in_order = day[by_pair]
-    sorted_pd = pair_in_order * span + day_in_order
+    day_in_order = day[by_pair].astype(small)  # (days since the first event: far below 2**31)
+    sorted_pd = pair_in_order.astype(np.int64) * span + day_in_order
     new_day = first_of_run(sorted_pd)  # the user's first look at the subject that day
     # The first row without a case of each (pair, day) run: one per distinct (pair, day) without a case.
     no_case = np.flatnonzero((unexplained(ctx) & has)[by_pair])
     counted = no_case[first_of_run(sorted_pd[no_case])]
     del no_case, sorted_pd
-    counted_before = np.zeros(ctx.n + 1, dtype=np.int64)  # counted rows before each position
+    counted_before = np.zeros(ctx.n + 1, dtype=small)  # counted rows before each position
     counted_before[counted + 1] = 1
     np.cumsum(counted_before, out=counted_before)
-    run = np.cumsum(new_day) - 1
+    run = np.cumsum(new_day, dtype=small)
+    run -= 1
     since_pair = counted_before[pair_start][pair_in_order]
     earlier_in_order = counted_before[np.flatnonzero(new_day)][run] - since_pair  # days before this day
     del run, pair_in_order, pair_start, counted_before
@@ -107,13 +111,15 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     user_first_day = np.zeros(int(users.max()) + 1 if len(users) else 1, dtype=np.int64)
     user_first_day[users] = day[first_row]
     known_for = day - user_first_day[ctx.user]
-    out["prior_unexplained_days"] = np.where(has, np.log1p(earlier_days), 0.0).astype(np.float32)
-    out["prior_unexplained_span"] = np.where(has, since_first / np.maximum(known_for, SPAN_MIN_KNOWN_DAYS),
-                                             0.0).astype(np.float32)
+    write_blockwise(out, "prior_unexplained_days", lambda has, days: np.where(has, np.log1p(days), 0.0),
+                    has, earlier_days)
+    write_blockwise(out, "prior_unexplained_span", lambda has, since, known: np.where(
+        has, since / np.maximum(known, SPAN_MIN_KNOWN_DAYS), 0.0), has, since_first, known_for)
     del since_first, known_for
 
     if "lone_repeat_no_case" in wanted:
-        out["lone_repeat_no_case"] = np.where(has, np.log1p(earlier_days) / (1.0 + peers), 0.0).astype(np.float32)
+        write_blockwise(out, "lone_repeat_no_case", lambda has, days, peers: np.where(
+            has, np.log1p(days) / (1.0 + peers), 0.0), has, earlier_days, peers)
 
     return {k: v for k, v in out.items() if k in wanted}
 
