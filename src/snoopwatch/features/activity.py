@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import codes, lookup, make_index, postcode_sector, prior_count
+from snoopwatch.features._util import codes, lookup, make_index, postcode_sector, prior_count, write_blockwise
 from snoopwatch.features.context import Context
 from snoopwatch.features.purpose import _requester
 
@@ -34,23 +34,46 @@ def _category_codes(ctx: Context, series_list: list[pd.Series | None]) -> np.nda
     return dense.astype(np.int64)
 
 
-def _role_share(ctx: Context, category: np.ndarray) -> np.ndarray:
-    """The role's earlier share of this category (add-one smoothed over the categories)."""
-    k = float(category.max() + 1) if len(category) else 1.0
-    return (prior_count(ctx.role.astype(np.int64) * int(k) + category) + 1.0) / (ctx.earlier("role").count() + k)
+def _categories(category: np.ndarray) -> float:
+    """How many categories the codes name (at least 1), for add-one smoothing."""
+    return float(category.max() + 1) if len(category) else 1.0
 
 
-def _lift_and_rarity(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(user's earlier share of this category over the role's, in log) and -log(role's earlier share)."""
-    k = float(category.max() + 1) if len(category) else 1.0
-    p_role = _role_share(ctx, category)
-    user_share = (prior_count(ctx.user.astype(np.int64) * int(k) + category) + USER_PRIOR_STRENGTH * p_role) / (
-        ctx.earlier("user").count() + USER_PRIOR_STRENGTH)
-    return np.log(user_share) - np.log(p_role), -np.log(p_role)
+def _role_counts(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the role's earlier events of this category, the role's earlier events) per event."""
+    k = _categories(category)
+    return prior_count(ctx.role.astype(np.int64) * int(k) + category), ctx.earlier("role").count()
 
 
-def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    """log(1+today so far) minus log(1+usual per day): against the user's earlier days and the role's."""
+def _role_share(role_in_category: np.ndarray, role_all: np.ndarray, k: float) -> np.ndarray:
+    """The role's earlier share of this category (add-one smoothed over the k categories)."""
+    return (role_in_category + 1.0) / (role_all + k)
+
+
+def _user_share(user_in_category: np.ndarray, user_all: np.ndarray, p_role: np.ndarray) -> np.ndarray:
+    """The user's earlier share of this category, shrunk toward the role's."""
+    return (user_in_category + USER_PRIOR_STRENGTH * p_role) / (user_all + USER_PRIOR_STRENGTH)
+
+
+def _write_lift_and_rarity(ctx: Context, category: np.ndarray, out: dict[str, np.ndarray], lift_name: str,
+                           rarity_name: str) -> None:
+    """out[lift_name]: the user's earlier share of this category over the role's, in log; out[rarity_name]:
+    -log of the role's earlier share. Written a block of rows at a time from the earlier counts."""
+    k = _categories(category)
+    counts = (*_role_counts(ctx, category), prior_count(ctx.user.astype(np.int64) * int(k) + category),
+              ctx.earlier("user").count())
+
+    def lift(role_in, role_all, user_in, user_all):
+        p_role = _role_share(role_in, role_all, k)
+        return np.log(_user_share(user_in, user_all, p_role)) - np.log(p_role)
+
+    write_blockwise(out, lift_name, lift, *counts)
+    write_blockwise(out, rarity_name, lambda role_in, role_all: -np.log(_role_share(role_in, role_all, k)), *counts[:2])
+
+
+def _day_volume(ctx: Context, out: dict[str, np.ndarray]) -> None:
+    """day_volume_vs_own and day_volume_vs_role into `out`: log(1+today so far) minus log(1+usual per day),
+    against the user's earlier days and the role's."""
     day0 = int(ctx.day.min())
     span = int(ctx.day.max()) - day0 + 1
     user = ctx.user.astype(np.int64)
@@ -85,9 +108,9 @@ def _day_volume(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     # neither, the day is not judged (0): today's own total would look ahead at later events.
     own_mean = np.where(np.isnan(own_mean), role_mean, own_mean)
     role_mean = np.where(np.isnan(role_mean), own_mean, role_mean)
-    vs_own = np.nan_to_num(np.log1p(so_far) - np.log1p(own_mean[ud]), nan=0.0)
-    vs_role = np.nan_to_num(np.log1p(so_far) - np.log1p(role_mean[ud]), nan=0.0)
-    return vs_own, vs_role
+    for name, usual in (("day_volume_vs_own", own_mean), ("day_volume_vs_role", role_mean)):
+        write_blockwise(out, name, lambda so_far, ud, usual=usual: np.nan_to_num(
+            np.log1p(so_far) - np.log1p(usual[ud]), nan=0.0), so_far, ud)
 
 
 def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -97,10 +120,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # Each section drops its intermediate arrays when done (at 10M events each is 80 MB).
 
     if {"day_volume_vs_own", "day_volume_vs_role"} & wanted:
-        vs_own, vs_role = _day_volume(ctx)
-        out["day_volume_vs_own"] = vs_own.astype(np.float32)
-        out["day_volume_vs_role"] = vs_role.astype(np.float32)
-        del vs_own, vs_role
+        _day_volume(ctx, out)
 
     action = ctx.event_column("action")
     if action is not None and {"is_export", "export_lift_user"} & wanted:
@@ -111,10 +131,14 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             export = action.astype(object).astype(str).str.strip().str.lower().eq("export").to_numpy()
         out["is_export"] = export.astype(np.float32)
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
-        p_role = (by_role.total(export) + 1.0) / (by_role.count() + 2.0)
-        p_user = (by_user.total(export) + USER_PRIOR_STRENGTH * p_role) / (by_user.count() + USER_PRIOR_STRENGTH)
-        out["export_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)
-        del export, p_role, p_user
+
+        def export_lift(role_exports, role_all, user_exports, user_all):
+            p_role = _role_share(role_exports, role_all, 2.0)
+            return np.log(_user_share(user_exports, user_all, p_role)) - np.log(p_role)
+
+        write_blockwise(out, "export_lift_user", export_lift, by_role.total(export), by_role.count(),
+                        by_user.total(export), by_user.count())
+        del export
 
     if {"category_lift_user", "category_rarity_role"} & wanted:
         case_category = None
@@ -126,14 +150,14 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             per_case[which[which >= 0]] = codes(cases["category"], cat_index)[which >= 0]
             case_category = pd.Series(lookup(per_case, ctx.case, -1))
         category = _category_codes(ctx, [ctx.event_column("query_type"), case_category])
-        lift, rarity = _lift_and_rarity(ctx, category)
-        out["category_lift_user"] = lift.astype(np.float32)
-        out["category_rarity_role"] = rarity.astype(np.float32)
-        del category, lift, rarity, case_category
+        _write_lift_and_rarity(ctx, category, out, "category_lift_user", "category_rarity_role")
+        del category, case_category
 
     if "reason_rarity_role" in wanted:
         reason = _category_codes(ctx, [ctx.event_column("reason_code")])
-        out["reason_rarity_role"] = (-np.log(_role_share(ctx, reason))).astype(np.float32)  # no user lift needed
+        k = _categories(reason)  # (no user lift needed)
+        write_blockwise(out, "reason_rarity_role", lambda role_in, role_all: -np.log(_role_share(role_in, role_all, k)),
+                        *_role_counts(ctx, reason))
         del reason
 
     if "area_rarity_unit" in wanted:
