@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from snoopwatch.detect import SnoopwatchForest
-from snoopwatch.detect.reasons import event_reason_codes
+from snoopwatch.detect.reasons import EventReasons, event_reason_codes
 from snoopwatch.features import BY_NAME
 
 # Real feature names with their real directions, on a synthetic "normal" matrix.
@@ -186,3 +186,15 @@ def test_summaries_of_many_alerts_read_each_alert_s_own_events():
     for k in range(3):
         one = slice(offsets[k], offsets[k + 1])
         assert summary(users[k], {c: v[one] for c, v in rows.items()}, times[one], subjects[one], why[k]) == got[k]
+
+
+def test_event_reasons_code_many_blocks_with_one_text_per_combination():
+    """Blocks coded by one EventReasons read the texts each block alone would get; each text is kept once."""
+    names = NAMES[:6]
+    rng = np.random.default_rng(2)
+    blocks = [rng.choice([0.0, 1.0, 2.0], size=(300, len(names))).astype(np.float32) for _ in range(3)]
+    reasons = EventReasons(names)
+    codes = [reasons.codes(block) for block in blocks]
+    assert len(reasons.texts) == len(set(reasons.texts))
+    for block, block_codes in zip(blocks, codes, strict=True):
+        assert np.asarray(reasons.texts, dtype=object)[block_codes].tolist() == event_reason_codes(block, names).tolist()

@@ -8,7 +8,6 @@ Detection.scores; an alert's events may reach back into the history its window c
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from snoopwatch.detect import rollup
 from snoopwatch.detect.alerts import Alert, Detection, alert_id, severity_for
 from snoopwatch.detect.allowlist import AllowEntry, load_allowlist, match
 from snoopwatch.detect.model import TrainedModel
-from snoopwatch.detect.reasons import SUMMARY_COLUMNS, alert_reasons, event_reason_texts, summaries
+from snoopwatch.detect.reasons import SUMMARY_COLUMNS, EventReasons, alert_reasons, summaries
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import DEFINITIONS_VERSION, build_features
@@ -161,19 +160,15 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
     step = time.perf_counter()
     roles = fs.roles if everything or fs.roles is None else fs.roles[idx]
     # Reasons as a position among the distinct reason texts (0 = none), made text once at the end.
-    reason_texts: dict[str, int] = {"": 0}
+    event_reasons = EventReasons(model.features)
     reason_of = np.zeros(len(idx), dtype=np.int32)
-    texts_lock = threading.Lock()  # blocks are explained on two threads
 
     def explain(start: int, block_score: np.ndarray, surprise: np.ndarray) -> None:
         """Reason codes for the block's scored events at or above REASONS_FROM_SCORE, from the surprises
         the scoring has just computed."""
         rows = np.flatnonzero((block_score >= REASONS_FROM_SCORE) & in_scope[start:start + len(block_score)])
         if len(rows):
-            texts, inverse = event_reason_texts(surprise[rows], model.features)
-            with texts_lock:
-                positions = np.array([reason_texts.setdefault(text, len(reason_texts)) for text in texts], dtype=np.int32)
-            reason_of[start + rows] = positions[inverse]
+            reason_of[start + rows] = event_reasons.codes(surprise[rows])
 
     needed = [c for c in ("event_id", "user_id", "timestamp", "subject_id") if c in events.columns]
     ev = events if everything else events[needed].iloc[idx]  # only the columns used below, when a subset
@@ -194,7 +189,7 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
         # from the distinct names: no Python string per event
         "event_id": ev["event_id"].reset_index(drop=True), "user_id": user_text,
         "timestamp": ev["timestamp"].reset_index(drop=True), "score": score.astype(np.float64),
-        "reasons": _arrow_text(np.array(list(reason_texts), dtype=object), reason_of),
+        "reasons": _arrow_text(np.array(event_reasons.texts, dtype=object), reason_of),
     })
     scores = rows_all if bool(in_scope.all()) else rows_all[in_scope].reset_index(drop=True)
     timings["reasons"] = time.perf_counter() - step

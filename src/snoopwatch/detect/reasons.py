@@ -7,6 +7,7 @@ surprise >= REASON_MIN_SURPRISE, strongest first; an alert's reasons add the sur
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,42 +30,75 @@ SUMMARY_COLUMNS = tuple(dict.fromkeys([*RULE_INPUTS, *(column for column, _ in _
 
 def event_reason_codes(surprise: np.ndarray, features: list[str]) -> np.ndarray:
     """Per row: up to EVENT_REASONS reason codes joined by ';' (strongest first), '' when none."""
-    texts, inverse = event_reason_texts(surprise, features)
-    return np.asarray(texts, dtype=object)[inverse]
+    reasons = EventReasons(features)
+    codes = reasons.codes(surprise)  # (adds the texts it meets)
+    return np.asarray(reasons.texts, dtype=object)[codes]
 
 
-def event_reason_texts(surprise: np.ndarray, features: list[str]) -> tuple[list[str], np.ndarray]:
-    """event_reason_codes as (the distinct texts, each row's position among them): one string per
-    distinct combination of reasons, not one per row."""
-    n, f = surprise.shape
-    if n == 0:
-        return [], np.zeros(0, dtype=np.intp)
-    top = min(EVENT_REASONS, f)
-    # The `top` strongest features per row, ties to the earlier feature (as a stable sort would order
-    # them): repeated argmax, each pick masked out, instead of sorting all the features of every row.
-    remaining = np.array(surprise, dtype=np.float32, order="C")
-    order = np.empty((n, top), dtype=np.int64)
-    strength = np.empty((n, top), dtype=remaining.dtype)
-    rows = np.arange(n)
-    for k in range(top):
-        order[:, k] = remaining.argmax(axis=1)
-        strength[:, k] = remaining[rows, order[:, k]]
-        remaining[rows, order[:, k]] = -np.inf
-    picked = np.where(strength >= REASON_MIN_SURPRISE, order, f)  # f = "no reason"
-    combo = np.zeros(n, dtype=np.int64)
-    for k in range(top):
-        combo = combo * (f + 1) + picked[:, k]
-    uniq, inverse = np.unique(combo, return_inverse=True)
-    names = [BY_NAME[name].reason for name in features]
-    texts = []
-    for value in uniq:  # one string per distinct combination (a few hundred), not per event
-        parts = []
-        for _ in range(top):
-            value, idx = divmod(int(value), f + 1)
+class EventReasons:
+    """Event reason codes for many blocks of events: each distinct combination of reasons is made text
+    once, however many blocks show it, and numbered (0 = no reason) in `texts`. Blocks may be coded on
+    several threads at once."""
+
+    def __init__(self, features: list[str]):
+        self.features = list(features)
+        self.names = [BY_NAME[name].reason for name in self.features]
+        self.texts: list[str] = [""]
+        self._position_of_text = {"": 0}
+        self._combinations_met = np.zeros(0, dtype=np.int64)  # sorted, with the position of each one's text
+        self._positions_met = np.zeros(0, dtype=np.int32)
+        self._lock = threading.Lock()
+
+    def codes(self, surprise: np.ndarray) -> np.ndarray:
+        """Per row of surprise (rows x features): the position of its reason text in `texts` (int32)."""
+        distinct, inverse = np.unique(self._combinations(surprise), return_inverse=True)
+        with self._lock:
+            at = np.searchsorted(self._combinations_met, distinct)
+            met = at < len(self._combinations_met)
+            met[met] = self._combinations_met[at[met]] == distinct[met]
+            if not met.all():  # texts for the combinations first met in this block
+                new = distinct[~met]
+                positions = np.array([self._text_position(int(value)) for value in new], dtype=np.int32)
+                combined = np.concatenate([self._combinations_met, new])
+                order = np.argsort(combined, kind="stable")
+                self._combinations_met = combined[order]
+                self._positions_met = np.concatenate([self._positions_met, positions])[order]
+            positions = self._positions_met[np.searchsorted(self._combinations_met, distinct)]
+        return positions[inverse]
+
+    def _combinations(self, surprise: np.ndarray) -> np.ndarray:
+        """Per row: its `top` strongest features at or above REASON_MIN_SURPRISE, strongest first, as one
+        integer (digits in base features + 1; the digit `features` means no reason)."""
+        n, f = surprise.shape
+        top = min(EVENT_REASONS, f)
+        # The `top` strongest features per row, ties to the earlier feature (as a stable sort would order
+        # them): repeated argmax, each pick masked out, instead of sorting all the features of every row.
+        remaining = np.array(surprise, dtype=np.float32, order="C")
+        order = np.empty((n, top), dtype=np.int64)
+        strength = np.empty((n, top), dtype=remaining.dtype)
+        rows = np.arange(n)
+        for k in range(top):
+            order[:, k] = remaining.argmax(axis=1)
+            strength[:, k] = remaining[rows, order[:, k]]
+            remaining[rows, order[:, k]] = -np.inf
+        picked = np.where(strength >= REASON_MIN_SURPRISE, order, f)
+        combination = np.zeros(n, dtype=np.int64)
+        for k in range(top):
+            combination = combination * (f + 1) + picked[:, k]
+        return combination
+
+    def _text_position(self, combination: int) -> int:
+        """The position in `texts` of a combination's text, added when new (under the lock)."""
+        f = len(self.features)
+        value, parts = combination, []
+        for _ in range(min(EVENT_REASONS, f)):
+            value, idx = divmod(value, f + 1)
             parts.append(idx)
-        codes = [names[i] for i in reversed(parts) if i < f]
-        texts.append(";".join(dict.fromkeys(codes)))
-    return texts, inverse
+        text = ";".join(dict.fromkeys(self.names[i] for i in reversed(parts) if i < f))
+        position = self._position_of_text.setdefault(text, len(self.texts))
+        if position == len(self.texts):
+            self.texts.append(text)
+        return position
 
 
 def alert_reasons(surprise: np.ndarray, features: list[str]) -> list[Reason]:
