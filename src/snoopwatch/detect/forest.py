@@ -75,8 +75,8 @@ def _tail_lookup(x: np.ndarray, levels: np.ndarray, log_p: np.ndarray, rows: int
     levels, log_p = levels[keep], log_p[keep]
     top = np.log10(0.5 / rows)
     value = -np.interp(x, levels, log_p, left=0.0, right=top)
-    decade = np.flatnonzero(log_p >= log_p[-1] + 1.0)
-    if extrapolate and len(decade):
+    decade = np.flatnonzero(log_p >= log_p[-1] + 1.0) if extrapolate else ()
+    if len(decade):
         spread = levels[-1] - levels[decade[-1]]
         if spread > 0:
             beyond = x > levels[-1]
