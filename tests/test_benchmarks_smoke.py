@@ -56,6 +56,9 @@ def test_bench_detect_smoke(scripts, workdir: Path):
     assert row["detect_events_per_second"] > 0 and row["bare_score_samples_seconds"] > 0
     assert row["detect_to_bare_ratio"] > 1  # end to end includes reading and features, so it costs more
     assert row["train_seconds"] > 0 and row["detect_peak_rss_bytes"] > 0
+    ratios = sorted(row["detect_to_bare_ratios"])  # paired runs: the median one is reported
+    assert row["detect_runs"] == len(ratios) == bench_detect.DETECT_RUNS
+    assert row["detect_to_bare_ratio"] == ratios[len(ratios) // 2]
 
 
 def test_run_all_writes_results(scripts, tmp_path: Path):
