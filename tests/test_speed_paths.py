@@ -95,3 +95,24 @@ def test_ties_already_in_id_order_are_recognised_and_others_are_not():
     assert _ascending_within_ties(ids, np.array([1, 0, 2, 3, 4]), times)
     assert not _ascending_within_ties(ids, np.array([0, 1, 2, 3, 4]), times)  # E2 before E1 at one instant
     assert not _ascending_within_ties(pd.Series([2, 1]), np.array([0, 1]), np.array([1.0, 1.0]))  # not text: sort
+
+
+@pytest.mark.parametrize(("ids", "order"), [
+    (["E1", "E2", "E3", "E4"], [0, 1, 2, 3]),  # ids ascend down the table: ties need no look
+    (["E3", "E4", "E1", "E2"], [0, 1, 2, 3]),  # ids do not ascend overall, but within each instant
+    (["E2", "E1", "E3", "E4"], [1, 0, 2, 3]),  # a tie out of id order is reordered
+])
+def test_context_orders_ties_by_event_id(ids, order):
+    from snoopwatch.dataset.io import strictly_ascending_text
+    from snoopwatch.dataset.model import Dataset
+    from snoopwatch.features.context import build_context
+
+    events = pd.DataFrame({
+        "event_id": pd.Series(ids, dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+        "timestamp": pd.to_datetime(["2025-01-06T10:00:00Z"] * 2 + ["2025-01-06T11:00:00Z"] * 2, utc=True),
+        "user_id": pd.Series(["U1", "U2", "U1", "U2"], dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+    })
+    assert strictly_ascending_text(events["event_id"]) == (ids == sorted(ids))
+    ctx = build_context(Dataset({"events": events}, {}))
+    np.testing.assert_array_equal(ctx.order, order)
+    assert ctx.in_order == (order == sorted(order))

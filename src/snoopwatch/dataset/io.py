@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -140,6 +141,16 @@ def _as_text(series: pd.Series) -> pd.Series:
             lambda v: None if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
         ).astype(TEXT_DTYPE)
     return out.str.strip().replace("", pd.NA)
+
+
+def strictly_ascending_text(values: pd.Series) -> bool:
+    """True when a text column (pandas' Arrow-backed strings, none missing) strictly increases down the
+    rows: one vectorised comparison of neighbours in Arrow (UTF-8 order is code point order). Ids of a
+    generated or exported log usually do; then none repeats and ties in time are already in id order."""
+    if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype) or values.isna().any():
+        return len(values) < 2
+    ids = pa.array(values.array)  # Arrow-backed strings: no copy
+    return bool(pc.all(pc.greater(ids[1:], ids[:-1])).as_py())
 
 
 def distinct_text(values: pd.Series) -> np.ndarray:

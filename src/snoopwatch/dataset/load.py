@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from snoopwatch.dataset.io import (
     ColumnIssue,
     arrow_allocates_from_malloc,
     distinct_text,
     read_table,
+    strictly_ascending_text,
     table_name,
 )
 from snoopwatch.dataset.model import Dataset, Problem
@@ -163,10 +163,8 @@ def _duplicated(values: pd.Series) -> np.ndarray:
     """Per row: True for a repeat of an earlier row's value (missing values are never repeats). Ids that
     strictly increase down the file (a generated or exported log usually) cannot repeat: checked in one
     vectorised comparison of neighbours before hashing millions of strings."""
-    if len(values) > 1 and isinstance(values.dtype, pd.StringDtype) and not values.isna().any():
-        ids = pa.array(values.array)  # Arrow-backed strings: no copy
-        if pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
-            return np.zeros(len(values), dtype=bool)
+    if strictly_ascending_text(values):
+        return np.zeros(len(values), dtype=bool)
     return (values.duplicated(keep="first") & values.notna()).to_numpy()
 
 

@@ -140,7 +140,7 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
             frame[name] = np.float32(_neutral_fill(model, name))
             notes.append(f"feature {name} missing from this data set ({fs.dropped.get(name, 'unavailable')}); "
                          "treated as unremarkable")
-    t = seconds(events["timestamp"])
+    t = fs.times if fs.times is not None else seconds(events["timestamp"])
     scored = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9
     for note in (_definitions_note(model), _stale_model_note(model, float(t[scored].max()) if scored.any() else np.nan)):
         if note:

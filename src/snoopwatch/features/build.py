@@ -50,6 +50,7 @@ class FeatureSet:
     dropped: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
     roles: np.ndarray | None = None  # per event: the user's role ("" unknown), for role-relative judgements
+    times: np.ndarray | None = None  # per event: its instant in seconds since 1970 (float64, NaN empty)
 
     def describe(self) -> str:
         """Markdown: the documented table of every feature, then what was dropped and why."""
@@ -139,7 +140,7 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
     wanted = set(used)
     if not len(events):
         return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped,
-                          roles=np.zeros(0, dtype=object))
+                          roles=np.zeros(0, dtype=object), times=np.zeros(0))
     ctx = build_context(dataset)
     # One float32 block (time order) filled as each group is computed, so no second copy is ever held.
     block = np.zeros((ctx.n, len(used)), dtype=np.float32, order="F")  # column-major: each column contiguous
@@ -186,9 +187,10 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
     # Object array of shared strings: 8 bytes per event (a numpy text array holds 4 bytes per character).
     role_names = np.array([str(name) for name in ctx.roles] + [""], dtype=object)
     roles = role_names[ctx.role]
+    times = ctx.t
     if not identity:  # back to the events' own row order
         inverse = np.empty_like(ctx.order)
         inverse[ctx.order] = np.arange(len(ctx.order))
-        block, roles = block[inverse], roles[inverse]
+        block, roles, times = block[inverse], roles[inverse], times[inverse]
     frame = pd.DataFrame(block, columns=used, index=events.index, copy=False)
-    return FeatureSet(frame, used, dropped, timings, roles)
+    return FeatureSet(frame, used, dropped, timings, roles, times)
