@@ -140,12 +140,7 @@ def test_event_reason_codes_order_ties_like_a_stable_sort():
     names = NAMES[:6]
     rng = np.random.default_rng(1)
     surprise = rng.choice([0.0, 1.0, 2.0, 3.0], size=(500, len(names)), p=[0.4, 0.3, 0.2, 0.1]).astype(np.float32)
-    order = np.argsort(-surprise, axis=1, kind="stable")[:, :3]
-    strength = np.take_along_axis(surprise, order, axis=1)
-    reasons = [BY_NAME[n].reason for n in names]
-    expected = [";".join(dict.fromkeys(reasons[i] for i, s in zip(row, power, strict=True) if s >= 1.0))
-                for row, power in zip(order, strength, strict=True)]
-    assert event_reason_codes(surprise, names).tolist() == expected
+    assert event_reason_codes(surprise, names).tolist() == _reason_texts_by_sorting(surprise, names)
 
 
 def test_scores_fall_back_to_scikit_learn_when_its_private_tables_are_missing(monkeypatch):
@@ -188,13 +183,25 @@ def test_summaries_of_many_alerts_read_each_alert_s_own_events():
         assert summary(users[k], {c: v[one] for c, v in rows.items()}, times[one], subjects[one], why[k]) == got[k]
 
 
-def test_event_reasons_code_many_blocks_with_one_text_per_combination():
-    """Blocks coded by one EventReasons read the texts each block alone would get; each text is kept once."""
+def _reason_texts_by_sorting(surprise: np.ndarray, names: list[str]) -> list[str]:
+    """The reference: each row's features sorted by surprise (stable), the top three at or above 1.0."""
+    order = np.argsort(-surprise, axis=1, kind="stable")[:, :3]
+    strength = np.take_along_axis(surprise, order, axis=1)
+    reasons = [BY_NAME[n].reason for n in names]
+    return [";".join(dict.fromkeys(reasons[i] for i, s in zip(row, power, strict=True) if s >= 1.0))
+            for row, power in zip(order, strength, strict=True)]
+
+
+def test_event_reasons_code_many_blocks_on_two_threads_with_one_text_per_combination():
+    """Blocks coded by one EventReasons, two at a time, read each row's own reasons; each text is kept once."""
+    from concurrent.futures import ThreadPoolExecutor
+
     names = NAMES[:6]
     rng = np.random.default_rng(2)
-    blocks = [rng.choice([0.0, 1.0, 2.0], size=(300, len(names))).astype(np.float32) for _ in range(3)]
+    blocks = [rng.choice([0.0, 1.0, 2.0, 3.0], size=(300, len(names))).astype(np.float32) for _ in range(12)]
     reasons = EventReasons(names)
-    codes = [reasons.codes(block) for block in blocks]
-    assert len(reasons.texts) == len(set(reasons.texts))
+    with ThreadPoolExecutor(2) as pool:
+        codes = list(pool.map(reasons.codes, blocks))
+    assert len(reasons.texts) == len(set(reasons.texts)) and reasons.texts[0] == ""
     for block, block_codes in zip(blocks, codes, strict=True):
-        assert np.asarray(reasons.texts, dtype=object)[block_codes].tolist() == event_reason_codes(block, names).tolist()
+        assert np.asarray(reasons.texts, dtype=object)[block_codes].tolist() == _reason_texts_by_sorting(block, names)

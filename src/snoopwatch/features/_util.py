@@ -346,7 +346,7 @@ class EarlierRows:
 
     def count(self) -> np.ndarray:
         """How many earlier rows share the key: 0 for the first (float64; computed once, do not modify)."""
-        if self._count is None:  # filled before it is shared: steps on other threads may ask at once
+        if self._count is None:  # made whole, then kept: two steps asking at once both make the same counts
             count = np.empty(self.n, dtype=np.float64)
             seen = np.zeros(self.groups, dtype=np.int64)  # rows per key in the blocks before
             for start, order, starts, lengths, keys in self._blocks():

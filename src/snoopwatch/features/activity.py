@@ -80,7 +80,8 @@ def _day_volume(ctx: Context, out: dict[str, np.ndarray]) -> None:
     ud_key = user * span + (ctx.day - day0)
     ud, uniques = pd.factorize(ud_key)
     # Events so far today, this one included: the user's earlier events less those before the day's
-    # first (rows are in time order, so codes are numbered as (user, day)s first appear).
+    # first. Rows are in time order, so a user's rows from the day's first to this one are all that day's,
+    # and (user, day) codes (numbered as they first appear) ascend at each day's first row.
     user_before = ctx.earlier("user").count()
     running_max = np.maximum.accumulate(ud)
     day_first = np.flatnonzero(np.r_[True, running_max[1:] > running_max[:-1]])  # per code, its first row

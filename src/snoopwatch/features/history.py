@@ -145,7 +145,7 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
         _crowd(ctx, has, by_pair, new_pair.copy() if for_history else new_pair, by_subject, out)
     if for_history:
         # The history step's pair order, and its unit peer days (they read no other step): made here, on
-        # this step's thread, so the history step, which runs alone, has less to do.
+        # this step's thread, so the history step, the last to start, has less to do.
         peers = _peer_days_by_pair(ctx, has, by_pair, new_pair, by_subject) if peers_wanted else None
         ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
     return {k: v for k, v in out.items() if k in wanted}
