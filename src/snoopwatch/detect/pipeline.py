@@ -28,7 +28,7 @@ from snoopwatch.detect.reasons import SUMMARY_COLUMNS, EventReasons, alert_reaso
 from snoopwatch.detect.rollup import daily_budget
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import DEFINITIONS_VERSION, build_features
-from snoopwatch.features._util import DAY, seconds
+from snoopwatch.features._util import DAY
 from snoopwatch.features.registry import CHANGED_SINCE
 
 REASONS_FROM_SCORE = 1.0   # events scoring below this (9 in 10 normal events) get no reason codes
@@ -140,7 +140,7 @@ def _detect(dataset: Dataset, model: TrainedModel, since: str | pd.Timestamp | N
             frame[name] = np.float32(_neutral_fill(model, name))
             notes.append(f"feature {name} missing from this data set ({fs.dropped.get(name, 'unavailable')}); "
                          "treated as unremarkable")
-    t = fs.times if fs.times is not None else seconds(events["timestamp"])
+    t = fs.times  # the events' instants in seconds, as the features read them
     scored = np.ones(len(events), dtype=bool) if since_ts is None else t >= since_ts.value / 1e9
     for note in (_definitions_note(model), _stale_model_note(model, float(t[scored].max()) if scored.any() else np.nan)):
         if note:

@@ -88,6 +88,17 @@ def write_blockwise(out: dict[str, np.ndarray], name: str, elementwise: Callable
     out[name] = column
 
 
+def smoothed_share(in_category: np.ndarray, total: np.ndarray, categories: float) -> np.ndarray:
+    """An earlier share of a category, add-one smoothed over the categories: (count + 1) / (total + k)."""
+    return (in_category + 1.0) / (total + categories)
+
+
+def shrunk_share(in_category: np.ndarray, total: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """A user's earlier share of a category shrunk toward a prior share (the role's), which counts as
+    `strength` events: few events of their own leave the user near the prior."""
+    return (in_category + strength * prior) / (total + strength)
+
+
 def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -> np.ndarray:
     """table_values[keys] with `fill` where keys is -1 (or out of range)."""
     # One gather from the table with `fill` appended: keys clipped to [-1, len] all read `fill` outside

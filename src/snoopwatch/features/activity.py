@@ -9,7 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import codes, lookup, make_index, postcode_sector, prior_count, write_blockwise
+from snoopwatch.features._util import (
+    codes,
+    lookup,
+    make_index,
+    postcode_sector,
+    prior_count,
+    shrunk_share,
+    smoothed_share,
+    write_blockwise,
+)
 from snoopwatch.features.context import Context
 from snoopwatch.features.purpose import _requester
 
@@ -45,16 +54,6 @@ def _role_counts(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np.nda
     return prior_count(ctx.role.astype(np.int64) * int(k) + category), ctx.earlier("role").count()
 
 
-def _role_share(role_in_category: np.ndarray, role_all: np.ndarray, k: float) -> np.ndarray:
-    """The role's earlier share of this category (add-one smoothed over the k categories)."""
-    return (role_in_category + 1.0) / (role_all + k)
-
-
-def _user_share(user_in_category: np.ndarray, user_all: np.ndarray, p_role: np.ndarray) -> np.ndarray:
-    """The user's earlier share of this category, shrunk toward the role's."""
-    return (user_in_category + USER_PRIOR_STRENGTH * p_role) / (user_all + USER_PRIOR_STRENGTH)
-
-
 def _write_lift_and_rarity(ctx: Context, category: np.ndarray, out: dict[str, np.ndarray], lift_name: str,
                            rarity_name: str) -> None:
     """out[lift_name]: the user's earlier share of this category over the role's, in log; out[rarity_name]:
@@ -64,11 +63,11 @@ def _write_lift_and_rarity(ctx: Context, category: np.ndarray, out: dict[str, np
               ctx.earlier("user").count())
 
     def lift(role_in, role_all, user_in, user_all):
-        p_role = _role_share(role_in, role_all, k)
-        return np.log(_user_share(user_in, user_all, p_role)) - np.log(p_role)
+        p_role = smoothed_share(role_in, role_all, k)
+        return np.log(shrunk_share(user_in, user_all, p_role, USER_PRIOR_STRENGTH)) - np.log(p_role)
 
     write_blockwise(out, lift_name, lift, *counts)
-    write_blockwise(out, rarity_name, lambda role_in, role_all: -np.log(_role_share(role_in, role_all, k)), *counts[:2])
+    write_blockwise(out, rarity_name, lambda role_in, role_all: -np.log(smoothed_share(role_in, role_all, k)), *counts[:2])
 
 
 def _day_volume(ctx: Context, out: dict[str, np.ndarray]) -> None:
@@ -134,8 +133,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
 
         def export_lift(role_exports, role_all, user_exports, user_all):
-            p_role = _role_share(role_exports, role_all, 2.0)
-            return np.log(_user_share(user_exports, user_all, p_role)) - np.log(p_role)
+            p_role = smoothed_share(role_exports, role_all, 2.0)
+            return np.log(shrunk_share(user_exports, user_all, p_role, USER_PRIOR_STRENGTH)) - np.log(p_role)
 
         write_blockwise(out, "export_lift_user", export_lift, by_role.total(export), by_role.count(),
                         by_user.total(export), by_user.count())
@@ -157,7 +156,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     if "reason_rarity_role" in wanted:
         reason = _category_codes(ctx, [ctx.event_column("reason_code")])
         k = _categories(reason)  # (no user lift needed)
-        write_blockwise(out, "reason_rarity_role", lambda role_in, role_all: -np.log(_role_share(role_in, role_all, k)),
+        write_blockwise(out, "reason_rarity_role", lambda role_in, role_all: -np.log(smoothed_share(role_in, role_all, k)),
                         *_role_counts(ctx, reason))
         del reason
 
@@ -174,8 +173,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             team = np.where(ctx.unit >= 0, ctx.unit.astype(np.int64), len(ctx.units) + ctx.role.astype(np.int64))
             known = ev_district >= 0
             k = len(index) + 1
-            share = (prior_count(np.where(known, team * k + ev_district, -1)) + 1.0) / (
-                prior_count(np.where(known, team, -1)) + k)
+            share = smoothed_share(prior_count(np.where(known, team * k + ev_district, -1)),
+                                   prior_count(np.where(known, team, -1)), k)
             out["area_rarity_unit"] = np.where(known, -np.log(share), 0.0).astype(np.float32)
             del ev_district, team, known, share
 
@@ -201,8 +200,8 @@ def compute_after_purpose(ctx: Context, wanted: set[str], out: dict[str, np.ndar
     if {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"} & wanted and "explained" in ctx.cache:
         weight = 1.0 - ctx.cache["explained"]
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
-        p_role = (by_role.total(weight) + 1.0) / (by_role.count() + 2.0)
-        p_user = (by_user.total(weight) + USER_PRIOR_STRENGTH * p_role) / (by_user.count() + USER_PRIOR_STRENGTH)
+        p_role = smoothed_share(by_role.total(weight), by_role.count(), 2.0)
+        p_user = shrunk_share(by_user.total(weight), by_user.count(), p_role, USER_PRIOR_STRENGTH)
         out["unexplained_rarity_role"] = (weight * -np.log(p_role)).astype(np.float32)
         out["unexplained_rarity_user"] = (weight * -np.log(p_user)).astype(np.float32)
         out["unexplained_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)

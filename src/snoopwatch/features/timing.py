@@ -12,6 +12,8 @@ from snoopwatch.features._util import (
     nearest_gap,
     prior_count,
     seconds,
+    shrunk_share,
+    smoothed_share,
     write_blockwise,
 )
 from snoopwatch.features.context import Context
@@ -46,14 +48,12 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         user_hour = prior_count(ctx.user.astype(np.int64) * HOURS + hour)
         user_all = ctx.earlier("user").count()
 
-        def role_share(role_hour: np.ndarray, role_all: np.ndarray) -> np.ndarray:
-            return (role_hour + 1.0) / (role_all + HOURS)
-
         def user_share(user_hour: np.ndarray, user_all: np.ndarray, role_hour: np.ndarray,
                        role_all: np.ndarray) -> np.ndarray:
-            return (user_hour + USER_PRIOR_STRENGTH * role_share(role_hour, role_all)) / (user_all + USER_PRIOR_STRENGTH)
+            return shrunk_share(user_hour, user_all, smoothed_share(role_hour, role_all, HOURS), USER_PRIOR_STRENGTH)
 
-        write_blockwise(out, "hour_rarity_role", lambda *counts: -np.log(role_share(*counts)), role_hour, role_all)
+        write_blockwise(out, "hour_rarity_role", lambda role_hour, role_all: -np.log(smoothed_share(
+            role_hour, role_all, HOURS)), role_hour, role_all)
         write_blockwise(out, "hour_rarity_user", lambda *counts: -np.log(user_share(*counts)),
                         user_hour, user_all, role_hour, role_all)
 
