@@ -272,3 +272,66 @@ def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
         assert peers[row] == len(others)
     assert (peers[has & (ctx.unit < 0)] == 1).all()
 
+
+
+def test_flags_are_bytes_holding_0_or_1_and_score_as_floats():
+    """Flags (FLAGS) are kept one byte an event; every other feature is float32; scores and reasons from
+    that frame equal those from the same values all in float32."""
+    from snoopwatch.detect.model import combined_score
+    from snoopwatch.features.registry import FLAGS
+
+    world = generate(SynthConfig(staff=40, days=30, seed=2))
+    dataset = Dataset(world.tables, {}).without_answer_key()
+    fs = build_features(dataset)
+    flags = [name for name in fs.used if name in FLAGS]
+    assert len(flags) >= 20 and {"case_ref_present", "off_roster", "first_access_pair", "is_export"} <= set(flags)
+    for name in fs.used:
+        values = fs.frame[name].to_numpy()
+        if name in FLAGS:
+            assert values.dtype == np.uint8 and set(np.unique(values)) <= {0, 1}, name
+        else:
+            assert values.dtype == np.float32, name
+    assert any(fs.frame[name].any() for name in flags)
+    X = fs.frame.to_numpy(np.float32)
+    est = SnoopwatchForest(n_estimators=10, directions=[1] * len(fs.used), fit_rows=2000, random_state=1)
+    est.fit(X, groups=fs.roles)
+    as_floats = pd.DataFrame(X, columns=fs.used)
+    surprises: dict[str, dict[int, np.ndarray]] = {"bytes": {}, "floats": {}}
+    scores = {}
+    for kind, frame in (("bytes", fs.frame), ("floats", as_floats)):
+        def keep(start: int, _, surprise: np.ndarray, kind: str = kind) -> None:
+            surprises[kind][start] = surprise.copy()
+        scores[kind] = combined_score(est, frame, fs.used, fs.roles, keep)
+    for a, b in zip(scores["bytes"], scores["floats"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert surprises["bytes"].keys() == surprises["floats"].keys()
+    for start, surprise in surprises["bytes"].items():
+        np.testing.assert_array_equal(surprise, surprises["floats"][start])
+
+
+def test_a_flag_given_other_values_is_an_error():
+    """A flag would be cut to a byte silently; a step that gives one anything but 0 or 1 is stopped."""
+    used = ["case_ref_present", "hour_rarity_user"]
+    columns = build_module._BlockColumns(build_module._FeatureBlock(4, used))
+    columns["case_ref_present"] = np.array([True, False, True, False])
+    columns["hour_rarity_user"] = np.array([0.5, 2.0, 0.0, 1.0])
+    columns["case_ref_present"] = np.array([1.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(columns.column("case_ref_present"), [1, 0, 0, 1])
+    with pytest.raises(ValueError, match="case_ref_present is a flag"):
+        columns["case_ref_present"] = np.array([0.5, 0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="case_ref_present is a flag"):
+        _util.write_blockwise(columns, "case_ref_present", lambda x: x * 2.0, np.ones(4))
+
+
+def test_fit_on_a_frame_reads_only_its_sampled_rows_and_fits_as_on_the_matrix():
+    """train fits on FeatureSet.frame (flags as bytes) without making the whole frame a float32 matrix;
+    the forest is the one fitted on that matrix, and no column names are kept (scoring reads matrices)."""
+    est, X, groups = _forest_and_rows()
+    frame = pd.DataFrame({"a": X[:, 0], "flag": X[:, 1].astype(np.uint8), "c": X[:, 2], "d": X[:, 3]})
+    params = {"n_estimators": 10, "directions": [0, 1, 1, -1], "fit_rows": 2000, "random_state": 1}
+    on_frame = SnoopwatchForest(**params).fit(frame, groups=groups)
+    assert not hasattr(on_frame, "feature_names_in_") and on_frame.n_features_in_ == 4
+    np.testing.assert_array_equal(on_frame.score_samples(X), est.score_samples(X))
+    np.testing.assert_array_equal(on_frame.feature_surprise(X, groups), est.feature_surprise(X, groups))
+    with pytest.raises(ValueError, match="labels for 3000 rows"):
+        SnoopwatchForest(**params).fit(frame, groups=groups[:10])

@@ -181,17 +181,26 @@ class SnoopwatchForest(BaseEstimator):
 
     def fit(self, X, y=None, groups=None):
         """Fit on X (rows x features). groups: optional label per row (the user's role); feature surprises
-        are then judged against the row's own group when it has at least MIN_GROUP_ROWS sampled rows."""
-        X = _validate_data(self, X, dtype=np.float32, reset=True)
-        if X.shape[0] < 2:
+        are then judged against the row's own group when it has at least MIN_GROUP_ROWS sampled rows.
+
+        X may be a DataFrame (e.g. FeatureSet.frame, whose flags are bytes): only its sampled rows are then
+        made a float32 matrix, not the whole frame, and its column names are not kept."""
+        frame = X if isinstance(X, pd.DataFrame) else None
+        if frame is None:
+            X = _validate_data(self, X, dtype=np.float32, reset=True)
+        n_rows = X.shape[0]
+        if n_rows < 2:
             raise ValueError("SnoopwatchForest needs at least 2 rows to fit")
-        if groups is not None and len(groups) != X.shape[0]:
-            raise ValueError(f"groups has {len(groups)} labels for {X.shape[0]} rows")
+        if groups is not None and len(groups) != n_rows:
+            raise ValueError(f"groups has {len(groups)} labels for {n_rows} rows")
         rng = check_random_state(self.random_state)
-        self.signs_ = self._signs(X.shape[1])
-        rows = min(self.fit_rows, X.shape[0])
-        pick = np.sort(rng.choice(X.shape[0], rows, replace=False)) if rows < X.shape[0] else np.arange(X.shape[0])
-        sample = X[pick]
+        rows = min(self.fit_rows, n_rows)
+        pick = np.sort(rng.choice(n_rows, rows, replace=False)) if rows < n_rows else np.arange(n_rows)
+        if frame is None:
+            sample = X[pick]
+        else:
+            sample = _validate_data(self, frame.iloc[pick].to_numpy(np.float32), dtype=np.float32, reset=True)
+        self.signs_ = self._signs(sample.shape[1])
         signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
         directed = sample * signs
         self.floor_ = np.where(self.signs_ != 0, np.median(directed, axis=0), -np.inf).astype(np.float32)
@@ -206,10 +215,10 @@ class SnoopwatchForest(BaseEstimator):
         self.groups_ = [str(g) for g, c in zip(names, counts, strict=True) if g and c >= MIN_GROUP_ROWS]
         tables = [np.ones(rows, dtype=bool)] + [labels == g for g in self.groups_]
         self.group_rows_ = np.array([int(m.sum()) for m in tables], dtype=np.int64)
-        self.feature_levels_ = np.full((len(tables), X.shape[1], TAIL_GRID), np.nan)
-        self.feature_log_p_ = np.full((len(tables), X.shape[1], TAIL_GRID), np.nan)
+        self.feature_levels_ = np.full((len(tables), sample.shape[1], TAIL_GRID), np.nan)
+        self.feature_log_p_ = np.full((len(tables), sample.shape[1], TAIL_GRID), np.nan)
         for t, mask in enumerate(tables):
-            for k in range(X.shape[1]):
+            for k in range(sample.shape[1]):
                 levels, log_p = _tail_table(directed[mask, k].astype(np.float64))
                 self.feature_levels_[t, k, : len(levels)] = levels
                 self.feature_log_p_[t, k, : len(levels)] = log_p

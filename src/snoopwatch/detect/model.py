@@ -109,17 +109,24 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
     combined, surprises) is called with each block's scores and feature surprises (blocks in any order).
 
     Blocks are scored SCORE_THREADS at a time, each on one thread: the per-block steps that do not split
-    across threads themselves (validation, surprises, evidence, the hook's reason codes) then overlap too.
-    A block's matrix is taken from the frame only when a thread is free for it, so at most SCORE_THREADS
-    blocks are held at once.
+    across threads themselves (the block's float32 matrix, validation, surprises, evidence, the hook's
+    reason codes) then overlap too. A block's matrix is made on its thread, so at most SCORE_THREADS blocks
+    are held at once.
     """
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
     forest = np.zeros(n, dtype=np.float64)
     # Surprises under the evidence floor add no evidence, and under REASON_MIN_SURPRISE name no reason.
     prepared = estimator.surprise_tables(least=min(EVIDENCE_FLOOR, REASON_MIN_SURPRISE))
+    columns = [_numeric_column(frame[name]) for name in features]  # (the frame's own memory when numeric)
 
-    def score_block(start: int, block: pd.DataFrame, X: np.ndarray) -> None:  # writes its own rows only
+    def score_block(start: int, block: pd.DataFrame) -> None:  # writes its own rows only
+        # The block's matrix, column by column (float32 and byte flags alike), laid out as the frame's
+        # own float32 block would be: features x rows, seen transposed.
+        X = np.empty((len(columns), len(block)), dtype=np.float32)
+        for j, column in enumerate(columns):
+            X[j] = column[start:start + len(block)]
+        X = X.T
         block_roles = roles[start:start + len(block)] if roles is not None else None
         f, surprise = estimator.block_surprises(X, block_roles, parallel=False, prepared=prepared)
         forest[start:start + len(block)] = f
@@ -134,11 +141,17 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()  # a block's error is raised here
-            block = frame.iloc[start:start + CHUNK_ROWS]
-            running.add(pool.submit(score_block, start, block, block[features].to_numpy(np.float32)))
+            running.add(pool.submit(score_block, start, frame.iloc[start:start + CHUNK_ROWS]))
         for future in running:
             future.result()
     return combined, forest
+
+
+def _numeric_column(column: pd.Series) -> np.ndarray:
+    """A feature column as a numpy array: its own memory when it is plain numbers (float32, or uint8
+    flags), else converted to float32."""
+    values = column.to_numpy()
+    return values if values.dtype.kind in "fiub" else column.to_numpy(np.float32)
 
 
 def weighted_score(raw: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
@@ -186,12 +199,12 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
         progress("fitting the forest", 0, 1)
     directions = [BY_NAME[f].direction for f in fs.used]
     estimator = SnoopwatchForest(directions=directions, random_state=seed, **forest_params)
-    X = fs.frame.to_numpy(np.float32)
-    estimator.fit(X, groups=fs.roles)
+    estimator.fit(fs.frame, groups=fs.roles)  # (reads the sampled rows only)
     # Calibrate the combined score on a seeded sample of the training events (as many rows as the forest fits).
     rng = np.random.default_rng(seed)
-    rows = min(len(X), estimator.fit_rows)
-    pick = np.sort(rng.choice(len(X), rows, replace=False)) if rows < len(X) else np.arange(len(X))
+    n = len(fs.frame)
+    rows = min(n, estimator.fit_rows)
+    pick = np.sort(rng.choice(n, rows, replace=False)) if rows < n else np.arange(n)
     combined, _ = combined_score(estimator, fs.frame.iloc[pick], list(fs.used), fs.roles[pick])
     levels, log_p = _tail_table(combined)
     events = history.events

@@ -68,8 +68,8 @@ def seconds(values: pd.Series | None, n: int | None = None) -> np.ndarray:
 
 def output_column(out: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
     """Where a step writes feature `name` piece by piece: the feature block's own column when `out` is the
-    feature block's (see snoopwatch.features.build), else a new float32 array. Set out[name] to it when
-    written."""
+    feature block's (see snoopwatch.features.build; uint8 for a flag), else a new float32 array. Set
+    out[name] to it when written."""
     block_column = getattr(out, "column", None)
     column = block_column(name) if block_column is not None else None
     return np.empty(n, dtype=np.float32) if column is None else column
@@ -82,10 +82,21 @@ def write_blockwise(out: dict[str, np.ndarray], name: str, elementwise: Callable
     snoopwatch.features.build), the values are written straight into the feature's own column."""
     n = len(arrays[0])
     column = output_column(out, name, n)
+    flag = column.dtype == np.uint8
     for start in range(0, n, ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
-        column[rows] = elementwise(*(a[rows] for a in arrays))
+        values = elementwise(*(a[rows] for a in arrays))
+        if flag:
+            check_flag(name, values)
+        column[rows] = values
     out[name] = column
+
+
+def check_flag(name: str, values: np.ndarray) -> None:
+    """A flag's values are 0 or 1 (or bool): anything else would be cut to a byte silently, so it is a
+    programming error, raised."""
+    if values.dtype != bool and not ((values == 0) | (values == 1)).all():
+        raise ValueError(f"feature {name} is a flag (0 or 1) but was given other values")
 
 
 def smoothed_share(in_category: np.ndarray, total: np.ndarray, categories: float) -> np.ndarray:

@@ -129,7 +129,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             export = np.append(np.asarray(is_exp), False)[action.cat.codes.to_numpy()]
         else:
             export = action.astype(object).astype(str).str.strip().str.lower().eq("export").to_numpy()
-        out["is_export"] = export.astype(np.float32)
+        out["is_export"] = export
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
 
         def export_lift(role_exports, role_all, user_exports, user_all):
@@ -191,7 +191,7 @@ def compute_after_purpose(ctx: Context, wanted: set[str], out: dict[str, np.ndar
     if ctx.event_column("requested_by") is not None:
         requested = (_requester(ctx) >= 0) | (ctx.event_column("requested_by").notna().to_numpy()
                                               & (codes(ctx.event_column("requested_by"), ctx.users, ctx.n) < 0))
-        out["requested_by_other"] = requested.astype(np.float32)
+        out["requested_by_other"] = requested
         by_role = ctx.earlier("role")
         p_requested = by_role.total(requested) / (by_role.count() + 10.0)
         out["self_initiated_operator"] = np.where(requested, 0.0, p_requested).astype(np.float32)

@@ -21,8 +21,9 @@ import pandas as pd
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import activity, history, purpose, relation, timing
+from snoopwatch.features._util import check_flag
 from snoopwatch.features.context import build_context
-from snoopwatch.features.registry import BY_NAME, FEATURES, describe_table
+from snoopwatch.features.registry import BY_NAME, FEATURES, FLAGS, describe_table
 
 # Purpose first: history and the rest of activity reuse its "explained" result (and activity its
 # requester codes). The crowd reads no other step and takes the other thread at once (it is as long as
@@ -43,7 +44,8 @@ _NEEDS_EXPLAINED = {"unexplained_rarity_role", "unexplained_rarity_user", "unexp
 
 @dataclass
 class FeatureSet:
-    """The feature frame (float32 columns, one row per event, in the events' order) and its provenance."""
+    """The feature frame (one row per event, in the events' order; flags as uint8 0 or 1, every other
+    feature float32) and its provenance."""
 
     frame: pd.DataFrame
     used: list[str]
@@ -59,29 +61,78 @@ class FeatureSet:
         return "\n".join(lines)
 
 
+class _FeatureBlock:
+    """The feature values of every event, column-major (each column contiguous): flags (FLAGS, 0 or 1)
+    one byte an event, every other feature a float32. Filled in place by the steps, so no second copy is
+    ever held; made a frame without copying."""
+
+    def __init__(self, n: int, used: list[str]):
+        self.used = list(used)
+        self.place = self._places(self.used)
+        self.numbers = np.zeros((n, sum(name not in FLAGS for name in used)), dtype=np.float32, order="F")
+        self.flags = np.zeros((n, sum(name in FLAGS for name in used)), dtype=np.uint8, order="F")
+
+    @staticmethod
+    def _places(used: list[str]) -> dict[str, tuple[bool, int]]:
+        """Per feature: (is a flag, its column among the flags or among the numbers)."""
+        counters = {False: 0, True: 0}
+        place = {}
+        for name in used:
+            flag = name in FLAGS
+            place[name] = (flag, counters[flag])
+            counters[flag] += 1
+        return place
+
+    def column(self, name: str) -> np.ndarray | None:
+        """Feature `name`'s column (None when it was not asked for)."""
+        if name not in self.place:
+            return None
+        flag, j = self.place[name]
+        return self.flags[:, j] if flag else self.numbers[:, j]
+
+    def holds(self, values: np.ndarray) -> bool:
+        return np.shares_memory(values, self.numbers) or np.shares_memory(values, self.flags)
+
+    def take(self, rows: np.ndarray) -> None:
+        """Reorder the events (rows: the old row of each new one)."""
+        self.numbers, self.flags = self.numbers[rows], self.flags[rows]
+
+    def keep(self, names: set[str]) -> None:
+        """Keep only these features (in `used` order)."""
+        kept = [name for name in self.used if name in names]
+        self.numbers = self.numbers[:, [self.place[name][1] for name in kept if name not in FLAGS]]
+        self.flags = self.flags[:, [self.place[name][1] for name in kept if name in FLAGS]]
+        self.used, self.place = kept, self._places(kept)
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        """The features as a frame (columns in `used` order) over the block's own memory."""
+        columns = {name: self.column(name) for name in self.used}
+        return pd.DataFrame(columns, index=index, copy=False)
+
+
 class _BlockColumns(dict):
     """A step's output mapping that stores each feature of the block straight into its column (and then
     holds the column itself), so a step never holds its outputs a second time; other entries (features
     computed along the way but not asked for) are kept as given."""
 
-    def __init__(self, block: np.ndarray, position: dict[str, int]):
+    def __init__(self, block: _FeatureBlock):
         super().__init__()
-        self.block, self.position = block, position
+        self.block = block
 
     def __setitem__(self, name: str, values: np.ndarray) -> None:
-        j = self.position.get(name)
-        if j is not None:
-            column = self.block[:, j]
+        column = self.block.column(name)
+        if column is not None:
             if not np.may_share_memory(values, column):  # (a step may have written into column(name))
+                if column.dtype == np.uint8:
+                    check_flag(name, values)
                 column[:] = values
             values = column
         super().__setitem__(name, values)
 
     def column(self, name: str) -> np.ndarray | None:
         """The block's column for feature `name`, for a step to write its values into (None when the
-        feature was not asked for)."""
-        j = self.position.get(name)
-        return None if j is None else self.block[:, j]
+        feature was not asked for): float32, or uint8 for a flag."""
+        return self.block.column(name)
 
 
 def _one_malloc_arena() -> None:
@@ -142,9 +193,8 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped,
                           roles=np.zeros(0, dtype=object), times=np.zeros(0))
     ctx = build_context(dataset)
-    # One float32 block (time order) filled as each group is computed, so no second copy is ever held.
-    block = np.zeros((ctx.n, len(used)), dtype=np.float32, order="F")  # column-major: each column contiguous
-    position = {name: j for j, name in enumerate(used)}
+    # One block (time order) filled as each group is computed, so no second copy is ever held.
+    block = _FeatureBlock(ctx.n, used)
     produced: set[str] = set()
     timings: dict[str, float] = {}
     steps: dict[str, Future] = {}
@@ -154,14 +204,16 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         for before in _AFTER.get(name, ()):
             steps[before].result()
         started = time.perf_counter()
-        for feature, values in compute(ctx, wanted, _BlockColumns(block, position)).items():
-            j = position[feature]
-            if not np.shares_memory(values, block):  # (a step's shortcut may return arrays of its own)
-                block[:, j] = values
-            # NaN and infinities read 0, column by column on the step's own thread (no step reads
-            # another's columns from the block).
-            column = block[:, j]
-            column[~np.isfinite(column)] = 0.0
+        for feature, values in compute(ctx, wanted, _BlockColumns(block)).items():
+            column = block.column(feature)
+            if not block.holds(values):  # (a step's shortcut may return arrays of its own)
+                if column.dtype == np.uint8:
+                    check_flag(feature, values)
+                column[:] = values
+            if column.dtype != np.uint8:
+                # NaN and infinities read 0, column by column on the step's own thread (no step reads
+                # another's columns from the block).
+                column[~np.isfinite(column)] = 0.0
             produced.add(feature)
         timings[name] = time.perf_counter() - started
 
@@ -181,8 +233,8 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
                   else "the tables it needs hold no usable values")
         dropped[name] = f"{BY_NAME[name].group}: {reason}"
     if missing:
-        block = block[:, [position[name] for name in used if name in produced]]
-        used = [name for name in used if name in produced]
+        block.keep(produced)
+        used = block.used
     identity = ctx.in_order  # the loader sorts by time already
     # Object array of shared strings: 8 bytes per event (a numpy text array holds 4 bytes per character).
     role_names = np.array([str(name) for name in ctx.roles] + [""], dtype=object)
@@ -191,6 +243,7 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
     if not identity:  # back to the events' own row order
         inverse = np.empty_like(ctx.order)
         inverse[ctx.order] = np.arange(len(ctx.order))
-        block, roles, times = block[inverse], roles[inverse], times[inverse]
-    frame = pd.DataFrame(block, columns=used, index=events.index, copy=False)
+        block.take(inverse)
+        roles, times = roles[inverse], times[inverse]
+    frame = block.frame(events.index)
     return FeatureSet(frame, used, dropped, timings, roles, times)

@@ -64,7 +64,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         by_pair, new_pair, peers = shared
     first = np.empty(ctx.n, dtype=bool)
     first[by_pair] = new_pair
-    out["first_access_pair"] = (first & has).astype(np.float32)
+    out["first_access_pair"] = first & has
     del first
 
     # Earlier distinct days on which this user looked this subject up with no case explaining it, counted

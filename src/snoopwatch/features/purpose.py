@@ -101,14 +101,14 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     has_case = ctx.case >= 0
     ref_given = ctx.event_column("case_ref")
     ref_present = ref_given.notna().to_numpy() if ref_given is not None else np.zeros(ctx.n, bool)
-    out["case_ref_present"] = ref_present.astype(np.float32)
+    out["case_ref_present"] = ref_present
 
     known_case = np.zeros(len(ctx.cases), dtype=bool)
     if ctx.dataset.cases is not None:
         which = ctx.case_codes("cases")
         known_case[which[which >= 0]] = True
     event_case_known = lookup(known_case, ctx.case, False).astype(bool)
-    out["case_ref_unknown"] = (ref_present & ~event_case_known).astype(np.float32)
+    out["case_ref_unknown"] = ref_present & ~event_case_known
 
     opened, closed = _case_times(ctx)
     ev_open = lookup(opened, ctx.case, np.nan)
@@ -116,7 +116,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     not_yet = ev_open > ctx.t
     after = ev_close < ctx.t
     case_open = has_case & event_case_known & ~not_yet & ~after
-    out["case_not_open"] = (event_case_known & (not_yet | after)).astype(np.float32)
+    out["case_not_open"] = event_case_known & (not_yet | after)
     out["days_after_case_closed"] = np.log1p(np.where(after, (ctx.t - ev_close) / DAY, 0.0)).astype(np.float32)
 
     assigned = _assignments(ctx)
@@ -128,7 +128,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         keys = pair_key(a_case, a_user, n_users)
         user_on_case = covered(PairKeys(ctx.case, ctx.user, n_users), ctx.t, keys, a_start, a_end)
         requester_on_case = covered(PairKeys(ctx.case, requester, n_users), ctx.t, keys, a_start, a_end)
-    out["user_on_case"] = user_on_case.astype(np.float32)
+    out["user_on_case"] = user_on_case
 
     case_unit = np.full(len(ctx.cases), -1, dtype=np.int32)
     if ctx.table_column("cases", "unit") is not None:
@@ -136,11 +136,11 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         case_unit[which[which >= 0]] = codes(ctx.dataset.cases["unit"], ctx.units)[which >= 0]
     ev_case_unit = lookup(case_unit, ctx.case, -1)
     unit_on_case = (ev_case_unit >= 0) & (ev_case_unit == ctx.unit)
-    out["unit_on_case"] = unit_on_case.astype(np.float32)
+    out["unit_on_case"] = unit_on_case
 
     cs_case, cs_subject = _case_subject_pairs(ctx)
     out["subject_on_case"] = member(PairKeys(ctx.case, ctx.subject, n_subjects),
-                                    pair_key(cs_case, cs_subject, n_subjects)).astype(np.float32)
+                                    pair_key(cs_case, cs_subject, n_subjects))
 
     us_user, us_subject, us_start, us_end = _user_subject_intervals(ctx)
     us_keys = pair_key(us_user, us_subject, n_subjects)
@@ -149,14 +149,14 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     on_user_now = on_user_case.covered(us_end)
     on_user_ever = on_user_case.covered(np.full(len(us_start), np.nan))
     del on_user_case  # (its positions: 16 bytes a found look-up)
-    out["subject_on_user_case"] = on_user_now.astype(np.float32)
-    out["subject_on_user_closed_case"] = (on_user_ever & ~on_user_now).astype(np.float32)
+    out["subject_on_user_case"] = on_user_now
+    out["subject_on_user_closed_case"] = on_user_ever & ~on_user_now
     # File work: the subject was on a case of the user that ended within FILE_WORK_DAYS (court files,
     # disclosure). Later re-access of a closed case's people is not explained by it.
     last_end = last_before(q_user, ctx.t, us_keys, us_end)
     file_work = on_user_ever & ~on_user_now & ((ctx.t - last_end) <= FILE_WORK_DAYS * DAY)
     on_requester = covered(PairKeys(requester, ctx.subject, n_subjects), ctx.t, us_keys, us_start, us_end)
-    out["subject_on_requester_case"] = on_requester.astype(np.float32)
+    out["subject_on_requester_case"] = on_requester
 
     # Subjects on open cases of units (the user's own, or another unit's).
     on_unit = np.zeros(ctx.n, dtype=bool)
@@ -173,7 +173,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         del on_subject_case
     else:
         newest = np.full(ctx.n, np.nan)
-    out["subject_on_unit_case"] = on_unit.astype(np.float32)
+    out["subject_on_unit_case"] = on_unit
     hours = np.nan_to_num((ctx.t - newest) / 3600.0, nan=FRESH_CAP_HOURS)
     out["hours_since_case_opened"] = np.log1p(np.clip(hours, 0, FRESH_CAP_HOURS)).astype(np.float32)
 
@@ -184,13 +184,13 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # A reference to a case that does not hold the subject explains nothing by itself: a real reference
     # is easy to type, and a case file that does not name the person is no reason to look them up.
     subject_fits = (ctx.subject < 0) | (out["subject_on_case"] > 0)
-    out["case_subject_mismatch"] = (case_open & (ctx.subject >= 0) & (out["subject_on_case"] == 0)).astype(np.float32)
+    out["case_subject_mismatch"] = case_open & (ctx.subject >= 0) & (out["subject_on_case"] == 0)
     ref_level = (user_on_case | requester_on_case) & case_open
     user_level = on_user_now | on_requester | (ref_level & subject_fits)
     # A check run for a named colleague is attributable work (the requester answers for it): half explained.
     unit_level = (on_unit | ((unit_on_case & case_open) | ref_level) & subject_fits | file_work
                   | (case_open & (out["subject_on_case"] > 0)) | (requester >= 0))
-    out["subject_on_other_unit_case"] = (on_any & ~on_unit & ~user_level).astype(np.float32)
+    out["subject_on_other_unit_case"] = on_any & ~on_unit & ~user_level
     explained = np.where(user_level, 1.0, np.where(unit_level, 0.5, 0.0))
     out["explained_by_case"] = explained.astype(np.float32)
     ctx.cache["explained"] = explained

@@ -138,6 +138,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
 
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 
+# The features that are flags: 1 or 0, nothing else (each description starts "1 when"). build_features
+# keeps them one byte an event, not four: at 10M events that is 800 MB less to hold and first touch.
+FLAGS: frozenset[str] = frozenset(f.name for f in FEATURES if f.description.startswith("1 when "))
+
 # Raised whenever a feature keeps its name but changes what it measures: a model trained under another
 # version judges values it was never shown (train records it; detect says so). History:
 #   1: the first definitions;

@@ -69,5 +69,5 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             last[who[ok]] = seconds(staff["end_date"])[ok] + DAY  # the end date is the last working day
         before = lookup(first, ctx.user, np.nan) > ctx.t
         after = lookup(last, ctx.user, np.nan) < ctx.t
-        out["outside_employment"] = (before | after).astype(np.float32)
+        out["outside_employment"] = before | after
     return {k: v for k, v in out.items() if k in wanted}
