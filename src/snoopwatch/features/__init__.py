@@ -5,7 +5,8 @@
 
 The columns are documented in `FEATURES` (snoopwatch.features.registry); `RULE_COLUMNS` names the
 columns that carry the classic audit rules (no case link, surname match, near home, off roster,
-vip / staff subject) for baselines.
+vip / staff subject) for baselines. `FLAGS` are the features that are 0 or 1; the frame holds them as
+uint8 (one byte an event) and every other feature as float32.
 """
 
 from snoopwatch.features.build import FeatureSet, allowed_features, build_features
@@ -13,11 +14,12 @@ from snoopwatch.features.registry import (
     BY_NAME,
     DEFINITIONS_VERSION,
     FEATURES,
+    FLAGS,
     RULE_COLUMNS,
     FeatureSpec,
     describe_table,
 )
 from snoopwatch.features.rules import rule_flags
 
-__all__ = ["BY_NAME", "DEFINITIONS_VERSION", "FEATURES", "RULE_COLUMNS", "FeatureSet", "FeatureSpec", "allowed_features",
+__all__ = ["BY_NAME", "DEFINITIONS_VERSION", "FEATURES", "FLAGS", "RULE_COLUMNS", "FeatureSet", "FeatureSpec", "allowed_features",
            "build_features", "describe_table", "rule_flags"]
