@@ -50,9 +50,10 @@ def test_threaded_feature_steps_give_the_sequential_frame(monkeypatch):
 
 @pytest.mark.parametrize("sorted_from", [4_096, 16])
 def test_features_computed_in_small_row_blocks_are_those_of_one_block(monkeypatch, sorted_from):
-    """Blockwise steps (relation, the case and roster interval searches, the hour rarities, the counts and
-    sums over earlier rows) give every event the values of one big block, bit for bit, whether a block's
-    queries are searched as they come or sorted by key first."""
+    """Blockwise steps (relation, the case and roster interval searches, the case times, the hour
+    rarities, the counts and sums over earlier rows and the shares made from them) give every event the
+    values of one big block, bit for bit, whether a block's queries are searched as they come or sorted
+    by key first."""
     world = generate(SynthConfig(staff=40, days=30, seed=3))
     dataset = Dataset(world.tables, {}).without_answer_key()
     one_block = build_features(dataset)
@@ -61,7 +62,11 @@ def test_features_computed_in_small_row_blocks_are_those_of_one_block(monkeypatc
     monkeypatch.setattr(_util, "SORTED_SEARCH_FROM", sorted_from)
     blocks = build_features(dataset)
     pd.testing.assert_frame_equal(blocks.frame, one_block.frame, check_exact=True)
-    assert {"home_proximity", "declared_association", "minutes_off_duty", "hour_rarity_user"} <= set(blocks.used)
+    assert {"home_proximity", "declared_association", "minutes_off_duty", "hour_rarity_user", "days_after_case_closed",
+            "hours_since_case_opened", "result_count_log", "area_rarity_unit", "self_initiated_operator",
+            "unexplained_lift_user"} <= set(blocks.used)
+    for name in ("days_after_case_closed", "hours_since_case_opened", "result_count_log", "unexplained_lift_user"):
+        assert blocks.frame[name].nunique() > 2, name  # (values that vary, not a constant column)
 
 
 @pytest.mark.parametrize(("table", "fill"), [(np.array([0.5, 1.5, 2.5]), np.nan), (np.array([True, False]), False),

@@ -173,14 +173,16 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             team = np.where(ctx.unit >= 0, ctx.unit.astype(np.int64), len(ctx.units) + ctx.role.astype(np.int64))
             known = ev_district >= 0
             k = len(index) + 1
-            share = smoothed_share(prior_count(np.where(known, team * k + ev_district, -1)),
-                                   prior_count(np.where(known, team, -1)), k)
-            out["area_rarity_unit"] = np.where(known, -np.log(share), 0.0).astype(np.float32)
-            del ev_district, team, known, share
+            in_area, in_team = prior_count(np.where(known, team * k + ev_district, -1)), prior_count(np.where(known, team, -1))
+            del ev_district, team
+            write_blockwise(out, "area_rarity_unit", lambda known, in_area, in_team: np.where(
+                known, -np.log(smoothed_share(in_area, in_team, k)), 0.0), known, in_area, in_team)
+            del known, in_area, in_team
 
     counts = ctx.event_column("result_count")
-    if counts is not None:
-        out["result_count_log"] = np.log1p(np.clip(counts.astype("Float64").fillna(0).to_numpy(np.float64), 0, None)).astype(np.float32)
+    if counts is not None:  # (missing counts read 0)
+        write_blockwise(out, "result_count_log", lambda counts: np.log1p(np.clip(counts, 0, None)),
+                        counts.to_numpy(np.float64, na_value=0.0))
     return {k: v for k, v in out.items() if k in wanted}
 
 
@@ -193,16 +195,24 @@ def compute_after_purpose(ctx: Context, wanted: set[str], out: dict[str, np.ndar
                                               & (codes(ctx.event_column("requested_by"), ctx.users, ctx.n) < 0))
         out["requested_by_other"] = requested
         by_role = ctx.earlier("role")
-        p_requested = by_role.total(requested) / (by_role.count() + 10.0)
-        out["self_initiated_operator"] = np.where(requested, 0.0, p_requested).astype(np.float32)
-        del requested, p_requested
+        write_blockwise(out, "self_initiated_operator", lambda requested, role_requested, role_all: np.where(
+            requested, 0.0, role_requested / (role_all + 10.0)), requested, by_role.total(requested), by_role.count())
+        del requested
 
     if {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"} & wanted and "explained" in ctx.cache:
         weight = 1.0 - ctx.cache["explained"]
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
-        p_role = smoothed_share(by_role.total(weight), by_role.count(), 2.0)
-        p_user = shrunk_share(by_user.total(weight), by_user.count(), p_role, USER_PRIOR_STRENGTH)
-        out["unexplained_rarity_role"] = (weight * -np.log(p_role)).astype(np.float32)
-        out["unexplained_rarity_user"] = (weight * -np.log(p_user)).astype(np.float32)
-        out["unexplained_lift_user"] = (np.log(p_user) - np.log(p_role)).astype(np.float32)
+        counts = (weight, by_role.total(weight), by_role.count(), by_user.total(weight), by_user.count())
+
+        def p_role(role_unexplained: np.ndarray, role_all: np.ndarray) -> np.ndarray:
+            return smoothed_share(role_unexplained, role_all, 2.0)
+
+        def p_user(role_unexplained, role_all, user_unexplained, user_all) -> np.ndarray:
+            return shrunk_share(user_unexplained, user_all, p_role(role_unexplained, role_all), USER_PRIOR_STRENGTH)
+
+        write_blockwise(out, "unexplained_rarity_role", lambda weight, *role: weight * -np.log(p_role(*role)), *counts[:3])
+        write_blockwise(out, "unexplained_rarity_user", lambda weight, *shares: weight * -np.log(p_user(*shares)), *counts)
+        write_blockwise(out, "unexplained_lift_user", lambda weight, *shares: np.log(p_user(*shares)) - np.log(
+            p_role(*shares[:2])), *counts)
+        del weight, counts
     return {k: v for k, v in out.items() if k in wanted}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from snoopwatch.features import _util
 from snoopwatch.features._util import (
     DAY,
     PairKeys,
@@ -14,8 +15,10 @@ from snoopwatch.features._util import (
     last_before,
     lookup,
     member,
+    output_column,
     pair_key,
     seconds,
+    write_blockwise,
 )
 from snoopwatch.features.context import Context
 
@@ -111,13 +114,18 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     out["case_ref_unknown"] = ref_present & ~event_case_known
 
     opened, closed = _case_times(ctx)
-    ev_open = lookup(opened, ctx.case, np.nan)
-    ev_close = lookup(closed, ctx.case, np.nan)
-    not_yet = ev_open > ctx.t
-    after = ev_close < ctx.t
+    # The referenced case's open and close times, a block of rows at a time (no event-sized temporaries).
+    not_yet, after = np.empty(ctx.n, dtype=bool), np.empty(ctx.n, dtype=bool)
+    days_after = output_column(out, "days_after_case_closed", ctx.n)
+    for start in range(0, ctx.n, _util.ROW_BLOCK):
+        rows = slice(start, start + _util.ROW_BLOCK)
+        t, ev_close = ctx.t[rows], lookup(closed, ctx.case[rows], np.nan)
+        not_yet[rows] = lookup(opened, ctx.case[rows], np.nan) > t
+        after[rows] = ev_close < t
+        days_after[rows] = np.log1p(np.where(after[rows], (t - ev_close) / DAY, 0.0))
+    out["days_after_case_closed"] = days_after
     case_open = has_case & event_case_known & ~not_yet & ~after
     out["case_not_open"] = event_case_known & (not_yet | after)
-    out["days_after_case_closed"] = np.log1p(np.where(after, (ctx.t - ev_close) / DAY, 0.0)).astype(np.float32)
 
     assigned = _assignments(ctx)
     user_on_case = np.zeros(ctx.n, dtype=bool)
@@ -174,8 +182,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     else:
         newest = np.full(ctx.n, np.nan)
     out["subject_on_unit_case"] = on_unit
-    hours = np.nan_to_num((ctx.t - newest) / 3600.0, nan=FRESH_CAP_HOURS)
-    out["hours_since_case_opened"] = np.log1p(np.clip(hours, 0, FRESH_CAP_HOURS)).astype(np.float32)
+    write_blockwise(out, "hours_since_case_opened", lambda t, newest: np.log1p(np.clip(np.nan_to_num(
+        (t - newest) / 3600.0, nan=FRESH_CAP_HOURS), 0, FRESH_CAP_HOURS)), ctx.t, newest)
 
     # A reference to an open case the user (or requester) works explains the access fully when the
     # subject is on that case or there is no subject.
@@ -191,7 +199,9 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     unit_level = (on_unit | ((unit_on_case & case_open) | ref_level) & subject_fits | file_work
                   | (case_open & (out["subject_on_case"] > 0)) | (requester >= 0))
     out["subject_on_other_unit_case"] = on_any & ~on_unit & ~user_level
-    explained = np.where(user_level, 1.0, np.where(unit_level, 0.5, 0.0))
-    out["explained_by_case"] = explained.astype(np.float32)
+    explained = np.zeros(ctx.n)  # 1 explained by the user's own work, 0.5 by the unit's, else 0
+    explained[unit_level] = 0.5
+    explained[user_level] = 1.0
+    out["explained_by_case"] = explained
     ctx.cache["explained"] = explained
     return {k: v for k, v in out.items() if k in wanted}

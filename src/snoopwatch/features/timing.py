@@ -42,11 +42,21 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
                         lambda off, gap: np.where(off, np.log1p(np.nan_to_num(gap, nan=0.0) / 60.0), 0.0), off, gap)
 
     if {"hour_rarity_user", "hour_rarity_role"} & wanted:
-        hour = ((ctx.t % DAY) // 3600).astype(np.int64)
-        role_hour = prior_count(ctx.role.astype(np.int64) * HOURS + hour)
+        hour = ctx.t % DAY
+        hour //= 3600
+        hour = hour.astype(np.int64)
+
+        def with_hour(codes: np.ndarray) -> np.ndarray:  # code x HOURS + hour, in one new array
+            key = codes.astype(np.int64)
+            key *= HOURS
+            key += hour
+            return key
+
+        role_hour = prior_count(with_hour(ctx.role))
         role_all = ctx.earlier("role").count()
-        user_hour = prior_count(ctx.user.astype(np.int64) * HOURS + hour)
+        user_hour = prior_count(with_hour(ctx.user))
         user_all = ctx.earlier("user").count()
+        del hour
 
         def user_share(user_hour: np.ndarray, user_all: np.ndarray, role_hour: np.ndarray,
                        role_all: np.ndarray) -> np.ndarray:
