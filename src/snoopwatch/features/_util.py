@@ -122,9 +122,18 @@ def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -
     return with_fill[keys]  # (key -1 reads the last slot: numpy's negative index)
 
 
+def scaled_sum(a: np.ndarray, scale: int, b: np.ndarray) -> np.ndarray:
+    """a * scale + b as int64, made in one new array (not three: at 10M events each is 80 MB of fresh
+    memory)."""
+    key = a.astype(np.int64)
+    key *= scale
+    key += b
+    return key
+
+
 def pair_key(a: np.ndarray, b: np.ndarray, b_size: int) -> np.ndarray:
     """One int64 key per (a, b) pair of codes; -1 when either side is missing."""
-    key = a.astype(np.int64) * max(b_size, 1) + b.astype(np.int64)
+    key = scaled_sum(a, max(b_size, 1), b)
     key[(a < 0) | (b < 0)] = -1
     return key
 

@@ -143,6 +143,20 @@ def _coded(events: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> tuple:
             codes(_col(events, "subject_id"), subjects, n), codes(_col(events, "case_ref"), cases, n))
 
 
+def _is_identity(order: np.ndarray) -> bool:
+    """True when order is 0, 1, 2, ...: compared a block at a time (no event-sized range is made)."""
+    block = 1 << 16
+    return all(np.array_equal(order[start:start + block], np.arange(start, min(start + block, len(order))))
+               for start in range(0, len(order), block))
+
+
+def _days_of(t: np.ndarray) -> np.ndarray:
+    """UTC day numbers (days since 1970-01-01, int64) of instants in seconds, with one temporary."""
+    days = t / DAY
+    np.floor(days, out=days)
+    return days.astype(np.int64)
+
+
 def build_context(dataset: Dataset) -> Context:
     """Codes and time arrays for the events of `dataset`, sorted by time (stable)."""
     events = dataset.events
@@ -164,7 +178,7 @@ def build_context(dataset: Dataset) -> Context:
         # Rows already in time order whose ids ascend down the table (the loader's usual result) have
         # their ties in id order: one comparison of neighbours, no text taken for the tied rows.
         if tied.any() and "event_id" in events.columns and not (
-                np.array_equal(order, np.arange(len(order))) and strictly_ascending_text(events["event_id"])):
+                _is_identity(order) and strictly_ascending_text(events["event_id"])):
             positions = np.flatnonzero(tied)
             rows = order[positions]
             if not _ascending_within_ties(events["event_id"], rows, sorted_t[positions]):
@@ -172,14 +186,14 @@ def build_context(dataset: Dataset) -> Context:
                 order[positions] = rows[np.lexsort((ids, sorted_t[positions]))]
         del sorted_t, tied
         # Then the table is used as it is, not copied in order.
-        in_order = bool(np.array_equal(order, np.arange(len(order))))
+        in_order = _is_identity(order)
         coded = as_they_come.result()
     ev = events if in_order else events.iloc[order]
     users, subjects, cases, roles, units, user, subject, case = coded if in_order else _coded(ev, tables)
     n = len(ev)
     t = t_raw if in_order else t_raw[order]  # (no copy of the times already in order)
     ctx = Context(
-        dataset=dataset, order=order, n=n, t=t, day=np.floor(t / DAY).astype(np.int64),
+        dataset=dataset, order=order, n=n, t=t, day=_days_of(t),
         users=users, user=user, subjects=subjects, subject=subject, cases=cases, case=case,
         roles=roles, role_of_user=np.empty(0, np.int32), role=np.empty(0, np.int32),
         units=units, unit_of_user=np.empty(0, np.int32), unit=np.empty(0, np.int32), in_order=in_order,

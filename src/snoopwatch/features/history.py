@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from snoopwatch.features import _util
-from snoopwatch.features._util import DAY, first_of_run, output_column, stable_argsort, write_blockwise
+from snoopwatch.features._util import (
+    DAY,
+    first_of_run,
+    output_column,
+    scaled_sum,
+    stable_argsort,
+    write_blockwise,
+)
 from snoopwatch.features.context import Context
 
 CROWD_WINDOW_DAYS = 3
@@ -22,6 +29,7 @@ PEER_WINDOW_DAYS = 90  # colleagues' interest in a person counts for this long
 SPAN_MIN_KNOWN_DAYS = 30
 _MINUTE_BITS = 34  # minutes since the first event fit in 34 bits (32,000 years)
 _SHARED_PAIRS = "history_pairs"  # Context.cache key: what the crowd step leaves for the history step
+_DAYS = "history_days"  # Context.cache key: _days(ctx)
 
 
 def unexplained(ctx: Context) -> np.ndarray:
@@ -40,7 +48,7 @@ def _pair_order(ctx: Context, has: np.ndarray, by_subject: np.ndarray) -> tuple[
     subjects) instead of one of the pair keys."""
     user = np.where(has, ctx.user, -1)  # rows without a subject: one group, first
     by_pair = by_subject[stable_argsort(user[by_subject])]
-    raw_pair = user.astype(np.int64) * max(len(ctx.subjects), 1) + ctx.subject
+    raw_pair = scaled_sum(user, max(len(ctx.subjects), 1), ctx.subject)
     raw_pair[~has] = -1
     return by_pair, first_of_run(raw_pair[by_pair])
 
@@ -76,8 +84,8 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     pair_start = np.flatnonzero(new_pair)
     del new_pair
     day, span = _days(ctx)
-    day_in_order = day[by_pair].astype(small)  # (days since the first event: far below 2**31)
-    sorted_pd = pair_in_order.astype(np.int64) * span + day_in_order
+    day_in_order = day[by_pair].astype(small, copy=False)  # (days since the first event: far below 2**31)
+    sorted_pd = scaled_sum(pair_in_order, span, day_in_order)
     new_day = first_of_run(sorted_pd)  # the user's first look at the subject that day
     # The first row without a case of each (pair, day) run: one per distinct (pair, day) without a case.
     no_case = np.flatnonzero((unexplained(ctx) & has)[by_pair])
@@ -171,9 +179,12 @@ def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_p
 
 
 def _days(ctx: Context) -> tuple[np.ndarray, int]:
-    """(day of each event counted from the first day, a span above every such day) for (pair, day) keys."""
+    """(day of each event counted from the first day, as int32, made once for the crowd and history
+    steps; a span above every such day) for (pair, day) keys."""
     day0 = int(ctx.day.min())
-    return ctx.day - day0, int(ctx.day.max()) - day0 + 2
+    if _DAYS not in ctx.cache:
+        ctx.cache[_DAYS] = np.subtract(ctx.day, day0, dtype=np.int32)  # (days since the first event)
+    return ctx.cache[_DAYS], int(ctx.day.max()) - day0 + 2
 
 
 def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.ndarray, by_subject: np.ndarray,

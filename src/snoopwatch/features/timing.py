@@ -11,6 +11,7 @@ from snoopwatch.features._util import (
     member,
     nearest_gap,
     prior_count,
+    scaled_sum,
     seconds,
     shrunk_share,
     smoothed_share,
@@ -45,16 +46,9 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         hour = ctx.t % DAY
         hour //= 3600
         hour = hour.astype(np.int64)
-
-        def with_hour(codes: np.ndarray) -> np.ndarray:  # code x HOURS + hour, in one new array
-            key = codes.astype(np.int64)
-            key *= HOURS
-            key += hour
-            return key
-
-        role_hour = prior_count(with_hour(ctx.role))
+        role_hour = prior_count(scaled_sum(ctx.role, HOURS, hour))
         role_all = ctx.earlier("role").count()
-        user_hour = prior_count(with_hour(ctx.user))
+        user_hour = prior_count(scaled_sum(ctx.user, HOURS, hour))
         user_all = ctx.earlier("user").count()
         del hour
 
