@@ -207,16 +207,18 @@ def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.
     # order (rows are in time order, so a stable sort by subject gives it), so every search walks
     # `entries` in step; each block's features are written straight to its rows.
     window = CROWD_WINDOW_DAYS * DAY // 60
-    searches = ((window, 0, "right"), (CROWD_BASELINE_DAYS * DAY // 60 + window, window, "left"))
+    baseline = CROWD_BASELINE_DAYS * DAY // 60 + window  # (minutes back to the baseline's start)
     crowd_3d, crowd_excess = output_column(out, "crowd_3d", ctx.n), output_column(out, "crowd_excess", ctx.n)
     block = _util.ROW_BLOCK
     for start in range(0, ctx.n, block):
         rows = by_subject[start:start + block]
         subject = ctx.subject[rows]
         base, minute = subject.astype(np.int64) << _MINUTE_BITS, _minutes(ctx.t[rows], t0)
-        recent, usual = (np.searchsorted(entries, base + np.maximum(minute - until, 0), side)
-                         - np.searchsorted(entries, base + np.maximum(minute - back, 0))
-                         for back, until, side in searches)
+        # Three searches: now (its minute included), the window's start (which ends the baseline), the
+        # baseline's start.
+        window_start = np.searchsorted(entries, base + np.maximum(minute - window, 0))
+        recent = np.searchsorted(entries, base + np.maximum(minute, 0), "right") - window_start
+        usual = window_start - np.searchsorted(entries, base + np.maximum(minute - baseline, 0))
         recent = np.log1p(recent.astype(np.float64))
         usual = usual.astype(np.float64) * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS  # over the window's length
         crowd_3d[rows] = np.where(subject >= 0, recent, 0.0)
