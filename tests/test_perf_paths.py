@@ -328,15 +328,19 @@ def test_a_flag_given_other_values_is_an_error():
         _util.write_blockwise(columns, "case_ref_present", lambda x: x * 2.0, np.ones(4))
 
 
-def test_fit_on_a_frame_reads_only_its_sampled_rows_and_fits_as_on_the_matrix():
+def test_fit_frame_reads_only_its_sampled_rows_and_fits_as_on_the_matrix():
     """train fits on FeatureSet.frame (flags as bytes) without making the whole frame a float32 matrix;
-    the forest is the one fitted on that matrix, and no column names are kept (scoring reads matrices)."""
+    the forest is the one fit() grows on that matrix, and no column names are kept (scoring reads
+    matrices). fit() itself keeps scikit-learn's contract on frames (names kept, every row validated)."""
     est, X, groups = _forest_and_rows()
     frame = pd.DataFrame({"a": X[:, 0], "flag": X[:, 1].astype(np.uint8), "c": X[:, 2], "d": X[:, 3]})
     params = {"n_estimators": 10, "directions": [0, 1, 1, -1], "fit_rows": 2000, "random_state": 1}
-    on_frame = SnoopwatchForest(**params).fit(frame, groups=groups)
+    on_frame = SnoopwatchForest(**params).fit_frame(frame, groups=groups)
     assert not hasattr(on_frame, "feature_names_in_") and on_frame.n_features_in_ == 4
     np.testing.assert_array_equal(on_frame.score_samples(X), est.score_samples(X))
     np.testing.assert_array_equal(on_frame.feature_surprise(X, groups), est.feature_surprise(X, groups))
     with pytest.raises(ValueError, match="labels for 3000 rows"):
-        SnoopwatchForest(**params).fit(frame, groups=groups[:10])
+        SnoopwatchForest(**params).fit_frame(frame, groups=groups[:10])
+    assert list(SnoopwatchForest(**params).fit(frame).feature_names_in_) == ["a", "flag", "c", "d"]
+    with pytest.raises(ValueError, match="NaN"):
+        SnoopwatchForest(**params).fit(frame.assign(a=np.r_[X[:-1, 0], np.nan]))

@@ -181,14 +181,20 @@ class SnoopwatchForest(BaseEstimator):
 
     def fit(self, X, y=None, groups=None):
         """Fit on X (rows x features). groups: optional label per row (the user's role); feature surprises
-        are then judged against the row's own group when it has at least MIN_GROUP_ROWS sampled rows.
+        are then judged against the row's own group when it has at least MIN_GROUP_ROWS sampled rows."""
+        X = _validate_data(self, X, dtype=np.float32, reset=True)
+        return self._fit_sampled(X.shape[0], lambda pick: X[pick], groups)
 
-        X may be a DataFrame (e.g. FeatureSet.frame, whose flags are bytes): only its sampled rows are then
-        made a float32 matrix, not the whole frame, and its column names are not kept."""
-        frame = X if isinstance(X, pd.DataFrame) else None
-        if frame is None:
-            X = _validate_data(self, X, dtype=np.float32, reset=True)
-        n_rows = X.shape[0]
+    def fit_frame(self, frame: pd.DataFrame, groups=None):
+        """fit(frame.to_numpy(np.float32), groups=groups), the same forest, without making the whole frame
+        a matrix: only the rows sampled to grow the trees are read and validated (train's path, where
+        build_features has made every value finite and flags are bytes). Column names are not kept, as
+        with the matrix."""
+        return self._fit_sampled(len(frame), lambda pick: _validate_data(
+            self, frame.iloc[pick].to_numpy(np.float32), dtype=np.float32, reset=True), groups)
+
+    def _fit_sampled(self, n_rows: int, rows_of, groups):
+        """The fit, reading the sampled rows as rows_of(positions) (a validated float32 matrix)."""
         if n_rows < 2:
             raise ValueError("SnoopwatchForest needs at least 2 rows to fit")
         if groups is not None and len(groups) != n_rows:
@@ -196,10 +202,7 @@ class SnoopwatchForest(BaseEstimator):
         rng = check_random_state(self.random_state)
         rows = min(self.fit_rows, n_rows)
         pick = np.sort(rng.choice(n_rows, rows, replace=False)) if rows < n_rows else np.arange(n_rows)
-        if frame is None:
-            sample = X[pick]
-        else:
-            sample = _validate_data(self, frame.iloc[pick].to_numpy(np.float32), dtype=np.float32, reset=True)
+        sample = rows_of(pick)
         self.signs_ = self._signs(sample.shape[1])
         signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)
         directed = sample * signs
@@ -222,7 +225,7 @@ class SnoopwatchForest(BaseEstimator):
                 levels, log_p = _tail_table(directed[mask, k].astype(np.float64))
                 self.feature_levels_[t, k, : len(levels)] = levels
                 self.feature_log_p_[t, k, : len(levels)] = log_p
-        raw = self.score_samples(sample).astype(np.float64)
+        raw = self._forest_scores(self._directed(sample)).astype(np.float64)  # (sample: validated already)
         self.score_levels_ = np.full((len(tables), TAIL_GRID), np.nan)
         self.score_log_p_ = np.full((len(tables), TAIL_GRID), np.nan)
         for t, mask in enumerate(tables):

@@ -111,7 +111,7 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
     Blocks are scored SCORE_THREADS at a time, each on one thread: the per-block steps that do not split
     across threads themselves (the block's float32 matrix, validation, surprises, evidence, the hook's
     reason codes) then overlap too. A block's matrix is made on its thread, so at most SCORE_THREADS blocks
-    are held at once.
+    are held at once (a column that is not plain numbers is made float32 once, beforehand).
     """
     n = len(frame)
     combined = np.zeros(n, dtype=np.float64)
@@ -199,7 +199,7 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
         progress("fitting the forest", 0, 1)
     directions = [BY_NAME[f].direction for f in fs.used]
     estimator = SnoopwatchForest(directions=directions, random_state=seed, **forest_params)
-    estimator.fit(fs.frame, groups=fs.roles)  # (reads the sampled rows only)
+    estimator.fit_frame(fs.frame, groups=fs.roles)  # (reads the sampled rows only)
     # Calibrate the combined score on a seeded sample of the training events (as many rows as the forest fits).
     rng = np.random.default_rng(seed)
     n = len(fs.frame)

@@ -79,7 +79,8 @@ def write_blockwise(out: dict[str, np.ndarray], name: str, elementwise: Callable
                     *arrays: np.ndarray) -> None:
     """out[name] = elementwise(*arrays) as float32, computed ROW_BLOCK rows at a time: the same values (each
     row's are computed alone), without event-sized temporaries. When `out` is the feature block's (see
-    snoopwatch.features.build), the values are written straight into the feature's own column."""
+    snoopwatch.features.build), the values are written straight into the feature's own column (uint8 for
+    a flag, checked to be 0 or 1)."""
     n = len(arrays[0])
     column = output_column(out, name, n)
     flag = column.dtype == np.uint8
@@ -112,14 +113,25 @@ def shrunk_share(in_category: np.ndarray, total: np.ndarray, prior: np.ndarray, 
 
 def lookup(table_values: np.ndarray, keys: np.ndarray, fill: float | int = -1) -> np.ndarray:
     """table_values[keys] with `fill` where keys is -1 (or out of range)."""
-    # One gather from the table with `fill` appended: keys clipped to [-1, len] all read `fill` outside
-    # the table (slot len, and slot -1, which is the same last slot).
-    with_fill = np.empty(len(table_values) + 1, dtype=np.result_type(table_values.dtype, np.min_scalar_type(fill)))
-    with_fill[:-1] = table_values
-    with_fill[-1] = fill
-    if len(keys) and (int(keys.min()) < -1 or int(keys.max()) > len(table_values)):
-        keys = np.clip(keys, -1, len(table_values))
-    return with_fill[keys]  # (key -1 reads the last slot: numpy's negative index)
+    return Lookup(table_values, fill)(keys)
+
+
+class Lookup:
+    """lookup(table_values, keys, fill) for many blocks of keys: the table with `fill` appended is made
+    once, not once per block (a table of every case or subject can hold millions of values)."""
+
+    def __init__(self, table_values: np.ndarray, fill: float | int = -1):
+        # One gather from the table with `fill` appended: keys clipped to [-1, len] all read `fill` outside
+        # the table (slot len, and slot -1, which is the same last slot).
+        self.size = len(table_values)
+        self.with_fill = np.empty(self.size + 1, dtype=np.result_type(table_values.dtype, np.min_scalar_type(fill)))
+        self.with_fill[:-1] = table_values
+        self.with_fill[-1] = fill
+
+    def __call__(self, keys: np.ndarray) -> np.ndarray:
+        if len(keys) and (int(keys.min()) < -1 or int(keys.max()) > self.size):
+            keys = np.clip(keys, -1, self.size)
+        return self.with_fill[keys]  # (key -1 reads the last slot: numpy's negative index)
 
 
 def scaled_sum(a: np.ndarray, scale: int, b: np.ndarray) -> np.ndarray:

@@ -185,7 +185,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     counts = ctx.event_column("result_count")
     if counts is not None:  # (missing counts read 0)
         write_blockwise(out, "result_count_log", lambda counts: np.log1p(np.clip(counts, 0, None)),
-                        counts.to_numpy(np.float64, na_value=0.0))
+                        counts.astype("Float64").to_numpy(np.float64, na_value=0.0))
     return {k: v for k, v in out.items() if k in wanted}
 
 

@@ -62,9 +62,9 @@ class FeatureSet:
 
 
 class _FeatureBlock:
-    """The feature values of every event, column-major (each column contiguous): flags (FLAGS, 0 or 1)
-    one byte an event, every other feature a float32. Filled in place by the steps, so no second copy is
-    ever held; made a frame without copying."""
+    """The feature values of every event, column-major (each column contiguous while the steps fill it):
+    flags (FLAGS, 0 or 1) one byte an event, every other feature a float32. Filled in place by the steps,
+    so no second copy is ever held; made a frame without copying."""
 
     def __init__(self, n: int, used: list[str]):
         self.used = list(used)
@@ -90,8 +90,15 @@ class _FeatureBlock:
         flag, j = self.place[name]
         return self.flags[:, j] if flag else self.numbers[:, j]
 
-    def holds(self, values: np.ndarray) -> bool:
-        return np.shares_memory(values, self.numbers) or np.shares_memory(values, self.flags)
+    def store(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Feature `name`'s values into its column (unless a step wrote them there already); the column.
+        A flag must be 0 or 1 (check_flag)."""
+        column = self.column(name)
+        if not np.may_share_memory(values, column):
+            if column.dtype == np.uint8:
+                check_flag(name, values)
+            column[:] = values
+        return column
 
     def take(self, rows: np.ndarray) -> None:
         """Reorder the events (rows: the old row of each new one)."""
@@ -120,13 +127,8 @@ class _BlockColumns(dict):
         self.block = block
 
     def __setitem__(self, name: str, values: np.ndarray) -> None:
-        column = self.block.column(name)
-        if column is not None:
-            if not np.may_share_memory(values, column):  # (a step may have written into column(name))
-                if column.dtype == np.uint8:
-                    check_flag(name, values)
-                column[:] = values
-            values = column
+        if self.block.column(name) is not None:
+            values = self.block.store(name, values)
         super().__setitem__(name, values)
 
     def column(self, name: str) -> np.ndarray | None:
@@ -186,11 +188,11 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         unknown = [f for f in features if f not in BY_NAME]
         if unknown:
             raise DatasetError(f"unknown feature(s) {', '.join(unknown)}; this snoopwatch knows {len(BY_NAME)} features")
-        used = [f for f in features if f in used]
+        used = [f for f in dict.fromkeys(features) if f in used]  # (each once)
         dropped = {f: why for f, why in dropped.items() if f in features}
     wanted = set(used)
     if not len(events):
-        return FeatureSet(pd.DataFrame({f: np.zeros(0, np.float32) for f in used}), used, dropped,
+        return FeatureSet(_FeatureBlock(0, used).frame(events.index), used, dropped,
                           roles=np.zeros(0, dtype=object), times=np.zeros(0))
     ctx = build_context(dataset)
     # One block (time order) filled as each group is computed, so no second copy is ever held.
@@ -205,11 +207,7 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
             steps[before].result()
         started = time.perf_counter()
         for feature, values in compute(ctx, wanted, _BlockColumns(block)).items():
-            column = block.column(feature)
-            if not block.holds(values):  # (a step's shortcut may return arrays of its own)
-                if column.dtype == np.uint8:
-                    check_flag(feature, values)
-                column[:] = values
+            column = block.store(feature, values)  # (a step's shortcut may return arrays of its own)
             if column.dtype != np.uint8:
                 # NaN and infinities read 0, column by column on the step's own thread (no step reads
                 # another's columns from the block).

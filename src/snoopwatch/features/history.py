@@ -129,6 +129,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         write_blockwise(out, "lone_repeat_no_case", lambda has, days, peers: np.where(
             has, np.log1p(days) / (1.0 + peers), 0.0), has, earlier_days, peers)
 
+    ctx.cache.pop(_DAYS, None)  # (the last step to read them)
     return {k: v for k, v in out.items() if k in wanted}
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from snoopwatch.features import _util
 from snoopwatch.features._util import (
     DAY,
+    Lookup,
     PairKeys,
     StartSearch,
     codes,
@@ -117,10 +118,11 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # The referenced case's open and close times, a block of rows at a time (no event-sized temporaries).
     not_yet, after = np.empty(ctx.n, dtype=bool), np.empty(ctx.n, dtype=bool)
     days_after = output_column(out, "days_after_case_closed", ctx.n)
+    case_opened, case_closed = Lookup(opened, np.nan), Lookup(closed, np.nan)
     for start in range(0, ctx.n, _util.ROW_BLOCK):
         rows = slice(start, start + _util.ROW_BLOCK)
-        t, ev_close = ctx.t[rows], lookup(closed, ctx.case[rows], np.nan)
-        not_yet[rows] = lookup(opened, ctx.case[rows], np.nan) > t
+        t, ev_close = ctx.t[rows], case_closed(ctx.case[rows])
+        not_yet[rows] = case_opened(ctx.case[rows]) > t
         after[rows] = ev_close < t
         days_after[rows] = np.log1p(np.where(after[rows], (t - ev_close) / DAY, 0.0))
     out["days_after_case_closed"] = days_after

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from snoopwatch.features._util import KeySet, codes, lookup, make_index, pair_key, write_blockwise
+from snoopwatch.features._util import KeySet, Lookup, codes, make_index, pair_key, write_blockwise
 from snoopwatch.features.context import Context
 
 FLAG_FEATURES = {"vip": "subject_vip", "vulnerable": "subject_vulnerable", "ocg": "subject_ocg", "victim": "subject_victim"}
@@ -75,10 +75,11 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         victims[which[(which >= 0) & is_victim]] = True
     flag_bits["victim"] = flag_bits.get("victim", np.zeros(n_subjects, bool)) | victims
     colleague = staff_subjects | flag_bits.get("staff", np.zeros(n_subjects, bool))
-    per_event["colleague_record"] = lambda u, s: lookup(colleague, s, False).astype(bool) & ~is_self(u, s)
+    colleague_of = Lookup(colleague, False)
+    per_event["colleague_record"] = lambda u, s: colleague_of(s).astype(bool) & ~is_self(u, s)
     for flag, name in FLAG_FEATURES.items():
-        bits = flag_bits.get(flag, np.zeros(n_subjects, bool))
-        per_event[name] = lambda u, s, bits=bits: lookup(bits, s, False)
+        bits = Lookup(flag_bits.get(flag, np.zeros(n_subjects, bool)), False)
+        per_event[name] = lambda u, s, bits=bits: bits(s)
 
     # Same surname, weighted by how rare the surname is among subjects.
     staff_surname = _normal_surname(ctx.table_column("staff", "surname"))
@@ -90,32 +91,35 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
         total = max(float((subj_code >= 0).sum()), 2.0)
         rarity = np.log(total / np.maximum(counts, 1.0)) / np.log(total)
         user_surname = _per_user(ctx, codes(staff_surname, index), -1).astype(np.int32)
-        subject_surname = _per_subject(ctx, subj_code, -1).astype(np.int32)
+        subject_surname = Lookup(_per_subject(ctx, subj_code, -1).astype(np.int32), -1)
+        rarity_of = Lookup(rarity, 0.0)
 
         def surname_match_rarity(u: np.ndarray, s: np.ndarray) -> np.ndarray:
-            ev_surname = lookup(subject_surname, s, -1)
+            ev_surname = subject_surname(s)
             match = (ev_surname >= 0) & (ev_surname == user_surname[u])
-            return np.where(match, lookup(rarity, ev_surname, 0.0), 0.0)
+            return np.where(match, rarity_of(ev_surname), 0.0)
 
         per_event["surname_match_rarity"] = surname_match_rarity
 
     # Near home: same postcode sector, and distance when coordinates are known.
     user_sector, subject_sector = ctx.sectors()
+    sector_of = Lookup(subject_sector, -1)
 
     def same_postcode_sector(u: np.ndarray, s: np.ndarray) -> np.ndarray:
         ev_user_sector = user_sector[u]
-        return (ev_user_sector >= 0) & (ev_user_sector == lookup(subject_sector, s, -1))
+        return (ev_user_sector >= 0) & (ev_user_sector == sector_of(s))
 
     per_event["same_postcode_sector"] = same_postcode_sector
     lat_u, lon_u = ctx.table_column("staff", "home_lat"), ctx.table_column("staff", "home_lon")
     lat_s, lon_s = ctx.table_column("subjects", "lat"), ctx.table_column("subjects", "lon")
     if all(c is not None for c in (lat_u, lon_u, lat_s, lon_s)):
         user_lat, user_lon = (_per_user(ctx, c.to_numpy(np.float64), np.nan) for c in (lat_u, lon_u))
-        subject_lat, subject_lon = (_per_subject(ctx, c.to_numpy(np.float64), np.nan) for c in (lat_s, lon_s))
+        subject_lat, subject_lon = (Lookup(_per_subject(ctx, c.to_numpy(np.float64), np.nan), np.nan)
+                                    for c in (lat_s, lon_s))
 
         def home_proximity(u: np.ndarray, s: np.ndarray) -> np.ndarray:
             ulat, ulon = user_lat[u], user_lon[u]
-            slat, slon = lookup(subject_lat, s, np.nan), lookup(subject_lon, s, np.nan)
+            slat, slon = subject_lat(s), subject_lon(s)
             p1, p2 = np.radians(ulat), np.radians(slat)
             h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(slon - ulon) / 2) ** 2
             km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
