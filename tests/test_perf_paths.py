@@ -344,3 +344,21 @@ def test_fit_frame_reads_only_its_sampled_rows_and_fits_as_on_the_matrix():
     assert list(SnoopwatchForest(**params).fit(frame).feature_names_in_) == ["a", "flag", "c", "d"]
     with pytest.raises(ValueError, match="NaN"):
         SnoopwatchForest(**params).fit(frame.assign(a=np.r_[X[:-1, 0], np.nan]))
+
+
+def test_roles_as_categories_pick_the_tables_their_text_picks():
+    """FeatureSet.roles is a Categorical (codes, no text per event); the calibration table of each row is
+    the one its role's text picks, unknown roles ("" and missing) the common table."""
+    est, X, groups = _forest_and_rows()
+    text = np.append(groups[:200], ["", "nobody"]).astype(object)
+    categories = pd.Categorical(text)
+    np.testing.assert_array_equal(est._tables_for(len(text), categories), est._tables_for(len(text), text))
+    assert set(est._tables_for(len(text), categories)[-2:]) == {0}
+    with_missing = pd.Categorical(["a", None, "b"])
+    np.testing.assert_array_equal(est._tables_for(3, with_missing), est._tables_for(3, np.array(["a", "", "b"], dtype=object)))
+    world = generate(SynthConfig(staff=40, days=30, seed=2))
+    fs = build_features(Dataset(world.tables, {}).without_answer_key())
+    assert isinstance(fs.roles, pd.Categorical) and len(fs.roles) == len(fs.frame)
+    staff, events = world.tables["staff"], world.tables["events"]
+    role_of = dict(zip(staff["user_id"].astype(str), staff["role"].astype(str), strict=True))
+    np.testing.assert_array_equal(np.asarray(fs.roles, dtype=object), events["user_id"].astype(str).map(role_of).to_numpy())

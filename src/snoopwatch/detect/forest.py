@@ -239,7 +239,10 @@ class SnoopwatchForest(BaseEstimator):
         table = np.zeros(n, dtype=np.int64)
         if groups is not None and self.groups_ and n:
             index = {g: i + 1 for i, g in enumerate(self.groups_)}
-            inverse, names = pd.factorize(np.asarray(groups, dtype=object))
+            if isinstance(groups, pd.Categorical):  # (FeatureSet.roles: its codes, no text hashed per row)
+                inverse, names = groups.codes, groups.categories
+            else:
+                inverse, names = pd.factorize(np.asarray(groups, dtype=object))
             table = np.array([index.get(str(g), 0) for g in names] + [0], dtype=np.int64)[inverse]
         return table
 

@@ -51,7 +51,9 @@ class FeatureSet:
     used: list[str]
     dropped: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
-    roles: np.ndarray | None = None  # per event: the user's role ("" unknown), for role-relative judgements
+    # Per event: the user's role ("" unknown), for role-relative judgements; a pandas Categorical (codes
+    # and the role names, not a text per event), indexed like an array.
+    roles: pd.Categorical | np.ndarray | None = None
     times: np.ndarray | None = None  # per event: its instant in seconds since 1970 (float64, NaN empty)
 
     def describe(self) -> str:
@@ -234,9 +236,11 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         block.keep(produced)
         used = block.used
     identity = ctx.in_order  # the loader sorts by time already
-    # Object array of shared strings: 8 bytes per event (a numpy text array holds 4 bytes per character).
-    role_names = np.array([str(name) for name in ctx.roles] + [""], dtype=object)
-    roles = role_names[ctx.role]
+    role_names = [str(name) for name in ctx.roles] + [""]
+    if len(set(role_names)) == len(role_names):  # (a category per role: no text per event)
+        roles = pd.Categorical.from_codes(ctx.role, categories=role_names)
+    else:  # roles whose text coincides (e.g. 1 and "1" in a hand-made table): text per event
+        roles = np.array(role_names, dtype=object)[ctx.role]
     times = ctx.t
     if not identity:  # back to the events' own row order
         inverse = np.empty_like(ctx.order)
