@@ -94,6 +94,11 @@ class SurpriseTables:
     tails: list[list[tuple[np.ndarray, np.ndarray, int, float]]]  # [table][feature]: (levels, log_p, rows, floor's)
 
 
+def sample_positions(rng, n: int, limit: int) -> np.ndarray:
+    """Ascending positions of `limit` rows drawn from n without replacement by rng (all n when no more)."""
+    return np.sort(rng.choice(n, limit, replace=False)) if limit < n else np.arange(n)
+
+
 def _run(task, items, parallel: bool = True) -> None:
     """task(item) for every item, on SCORE_THREADS threads when there is more than one item (the tasks
     write disjoint parts of their output, and numpy and tree.apply release the GIL while they work)."""
@@ -200,8 +205,8 @@ class SnoopwatchForest(BaseEstimator):
         if groups is not None and len(groups) != n_rows:
             raise ValueError(f"groups has {len(groups)} labels for {n_rows} rows")
         rng = check_random_state(self.random_state)
-        rows = min(self.fit_rows, n_rows)
-        pick = np.sort(rng.choice(n_rows, rows, replace=False)) if rows < n_rows else np.arange(n_rows)
+        pick = sample_positions(rng, n_rows, self.fit_rows)
+        rows = len(pick)
         sample = rows_of(pick)
         self.signs_ = self._signs(sample.shape[1])
         signs = np.where(self.signs_ == 0, 1.0, self.signs_).astype(np.float32)

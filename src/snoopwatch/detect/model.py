@@ -33,7 +33,13 @@ import sklearn
 from snoopwatch import __version__
 from snoopwatch.dataset.io import parse_instant
 from snoopwatch.dataset.model import Dataset
-from snoopwatch.detect.forest import SCORE_THREADS, SnoopwatchForest, _tail_lookup, _tail_table
+from snoopwatch.detect.forest import (
+    SCORE_THREADS,
+    SnoopwatchForest,
+    _tail_lookup,
+    _tail_table,
+    sample_positions,
+)
 from snoopwatch.detect.reasons import REASON_MIN_SURPRISE
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import BY_NAME, DEFINITIONS_VERSION, build_features
@@ -201,10 +207,8 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     estimator = SnoopwatchForest(directions=directions, random_state=seed, **forest_params)
     estimator.fit_frame(fs.frame, groups=fs.roles)  # (reads the sampled rows only)
     # Calibrate the combined score on a seeded sample of the training events (as many rows as the forest fits).
-    rng = np.random.default_rng(seed)
-    n = len(fs.frame)
-    rows = min(n, estimator.fit_rows)
-    pick = np.sort(rng.choice(n, rows, replace=False)) if rows < n else np.arange(n)
+    pick = sample_positions(np.random.default_rng(seed), len(fs.frame), estimator.fit_rows)
+    rows = len(pick)
     combined, _ = combined_score(estimator, fs.frame.iloc[pick], list(fs.used), fs.roles[pick])
     levels, log_p = _tail_table(combined)
     events = history.events

@@ -214,14 +214,15 @@ class KeyPositions:
         integers = len(uniques) and uniques.dtype.kind in "iu"
         self.low = int(uniques.min()) if integers else None
         if integers and self.low >= 0 and int(uniques.max()) < max(n_queries, 1 << 20):
-            self.table = np.full(int(uniques.max()) + 2, -1, dtype=np.int32)
-            self.table[uniques] = np.arange(len(uniques), dtype=np.int32)
+            positions = np.full(int(uniques.max()) + 1, -1, dtype=np.int32)
+            positions[uniques] = np.arange(len(uniques), dtype=np.int32)
+            self.table = Lookup(positions, -1)
         else:
             self.index = pd.Index(uniques)
 
     def __call__(self, q_key: np.ndarray) -> np.ndarray:
         if self.table is not None:
-            return self.table[np.clip(q_key, -1, len(self.table) - 1)].astype(np.intp)
+            return self.table(q_key).astype(np.intp)
         if self.low is not None:  # hash only the keys that may be present (most are -1 for some pairs)
             maybe = q_key >= self.low
             if not maybe.all():

@@ -21,7 +21,7 @@ from snoopwatch.features._util import (
     write_blockwise,
 )
 from snoopwatch.features.context import Context
-from snoopwatch.features.purpose import _requester
+from snoopwatch.features.purpose import _requested_by, _requester
 
 USER_PRIOR_STRENGTH = 20.0  # a user's shares count as this many events of the role's share
 
@@ -55,6 +55,22 @@ def _role_counts(ctx: Context, category: np.ndarray) -> tuple[np.ndarray, np.nda
     return prior_count(scaled_sum(ctx.role, int(k), category)), ctx.earlier("role").count()
 
 
+def _shares(role_in: np.ndarray, role_all: np.ndarray, user_in: np.ndarray, user_all: np.ndarray,
+            k: float) -> tuple[np.ndarray, np.ndarray]:
+    """(the role's earlier share of a category, add-one smoothed over k categories; the user's earlier
+    share shrunk toward it), from the earlier counts."""
+    p_role = smoothed_share(role_in, role_all, k)
+    return p_role, shrunk_share(user_in, user_all, p_role, USER_PRIOR_STRENGTH)
+
+
+def _user_lift(k: float):
+    """Elementwise (role_in, role_all, user_in, user_all) -> log(the user's share / the role's share)."""
+    def lift(*counts: np.ndarray) -> np.ndarray:
+        p_role, p_user = _shares(*counts, k)
+        return np.log(p_user) - np.log(p_role)
+    return lift
+
+
 def _write_lift_and_rarity(ctx: Context, category: np.ndarray, out: dict[str, np.ndarray], lift_name: str,
                            rarity_name: str) -> None:
     """out[lift_name]: the user's earlier share of this category over the role's, in log; out[rarity_name]:
@@ -62,12 +78,7 @@ def _write_lift_and_rarity(ctx: Context, category: np.ndarray, out: dict[str, np
     k = _categories(category)
     counts = (*_role_counts(ctx, category), prior_count(scaled_sum(ctx.user, int(k), category)),
               ctx.earlier("user").count())
-
-    def lift(role_in, role_all, user_in, user_all):
-        p_role = smoothed_share(role_in, role_all, k)
-        return np.log(shrunk_share(user_in, user_all, p_role, USER_PRIOR_STRENGTH)) - np.log(p_role)
-
-    write_blockwise(out, lift_name, lift, *counts)
+    write_blockwise(out, lift_name, _user_lift(k), *counts)
     write_blockwise(out, rarity_name, lambda role_in, role_all: -np.log(smoothed_share(role_in, role_all, k)), *counts[:2])
 
 
@@ -134,12 +145,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             export = action.astype(object).astype(str).str.strip().str.lower().eq("export").to_numpy()
         out["is_export"] = export
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
-
-        def export_lift(role_exports, role_all, user_exports, user_all):
-            p_role = smoothed_share(role_exports, role_all, 2.0)
-            return np.log(shrunk_share(user_exports, user_all, p_role, USER_PRIOR_STRENGTH)) - np.log(p_role)
-
-        write_blockwise(out, "export_lift_user", export_lift, by_role.total(export), by_role.count(),
+        write_blockwise(out, "export_lift_user", _user_lift(2.0), by_role.total(export), by_role.count(),
                         by_user.total(export), by_user.count())
         del export
 
@@ -195,7 +201,7 @@ def compute_after_purpose(ctx: Context, wanted: set[str], out: dict[str, np.ndar
     out = {} if out is None else out
     if ctx.event_column("requested_by") is not None:
         requested = (_requester(ctx) >= 0) | (ctx.event_column("requested_by").notna().to_numpy()
-                                              & (codes(ctx.event_column("requested_by"), ctx.users, ctx.n) < 0))
+                                              & (_requested_by(ctx) < 0))
         out["requested_by_other"] = requested
         by_role = ctx.earlier("role")
         write_blockwise(out, "self_initiated_operator", lambda requested, role_requested, role_all: np.where(
@@ -205,17 +211,11 @@ def compute_after_purpose(ctx: Context, wanted: set[str], out: dict[str, np.ndar
     if {"unexplained_rarity_role", "unexplained_rarity_user", "unexplained_lift_user"} & wanted and "explained" in ctx.cache:
         weight = 1.0 - ctx.cache["explained"]
         by_role, by_user = ctx.earlier("role"), ctx.earlier("user")
-        counts = (weight, by_role.total(weight), by_role.count(), by_user.total(weight), by_user.count())
-
-        def p_role(role_unexplained: np.ndarray, role_all: np.ndarray) -> np.ndarray:
-            return smoothed_share(role_unexplained, role_all, 2.0)
-
-        def p_user(role_unexplained, role_all, user_unexplained, user_all) -> np.ndarray:
-            return shrunk_share(user_unexplained, user_all, p_role(role_unexplained, role_all), USER_PRIOR_STRENGTH)
-
-        write_blockwise(out, "unexplained_rarity_role", lambda weight, *role: weight * -np.log(p_role(*role)), *counts[:3])
-        write_blockwise(out, "unexplained_rarity_user", lambda weight, *shares: weight * -np.log(p_user(*shares)), *counts)
-        write_blockwise(out, "unexplained_lift_user", lambda weight, *shares: np.log(p_user(*shares)) - np.log(
-            p_role(*shares[:2])), *counts)
+        counts = (by_role.total(weight), by_role.count(), by_user.total(weight), by_user.count())
+        write_blockwise(out, "unexplained_rarity_role", lambda weight, role_in, role_all: weight * -np.log(
+            smoothed_share(role_in, role_all, 2.0)), weight, *counts[:2])
+        write_blockwise(out, "unexplained_rarity_user", lambda weight, *counts: weight * -np.log(
+            _shares(*counts, 2.0)[1]), weight, *counts)
+        write_blockwise(out, "unexplained_lift_user", _user_lift(2.0), *counts)
         del weight, counts
     return {k: v for k, v in out.items() if k in wanted}

@@ -71,8 +71,9 @@ class _FeatureBlock:
     def __init__(self, n: int, used: list[str]):
         self.used = list(used)
         self.place = self._places(self.used)
-        self.numbers = np.zeros((n, sum(name not in FLAGS for name in used)), dtype=np.float32, order="F")
-        self.flags = np.zeros((n, sum(name in FLAGS for name in used)), dtype=np.uint8, order="F")
+        flags = sum(flag for flag, _ in self.place.values())
+        self.numbers = np.zeros((n, len(self.used) - flags), dtype=np.float32, order="F")
+        self.flags = np.zeros((n, flags), dtype=np.uint8, order="F")
 
     @staticmethod
     def _places(used: list[str]) -> dict[str, tuple[bool, int]]:

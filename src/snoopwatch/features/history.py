@@ -78,7 +78,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     # Earlier distinct days on which this user looked this subject up with no case explaining it, counted
     # in pair order, where (pair, day) keys ascend: running counts over the runs, no searches.
     # Positions, counts and days fit in 32 bits (below 2**31 events): half the memory of int64 arrays.
-    small = np.int32 if ctx.n < 1 << 31 else np.int64
+    small = _position_type(ctx)
     pair_in_order = np.cumsum(new_pair, dtype=small)  # dense pair id, ascending; no-subject rows share one
     pair_in_order -= 1
     pair_start = np.flatnonzero(new_pair)
@@ -162,7 +162,12 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
 
 def _subject_order(ctx: Context) -> np.ndarray:
     """Rows grouped by subject, in time order within one (no subject first)."""
-    return stable_argsort(ctx.subject).astype(np.int32 if ctx.n < 1 << 31 else np.int64, copy=False)
+    return stable_argsort(ctx.subject).astype(_position_type(ctx), copy=False)
+
+
+def _position_type(ctx: Context) -> type:
+    """The integer type that holds a row position or a count of rows: int32 below 2**31 events."""
+    return np.int32 if ctx.n < 1 << 31 else np.int64
 
 
 def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_pair: np.ndarray,

@@ -89,10 +89,17 @@ def _user_subject_intervals(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.nd
     return result
 
 
+def _requested_by(ctx: Context) -> np.ndarray:
+    """Per event: user code of requested_by as given, -1 when empty or not a known user (made once)."""
+    if "requested_by" not in ctx.cache:
+        ctx.cache["requested_by"] = codes(ctx.event_column("requested_by"), ctx.users, ctx.n)
+    return ctx.cache["requested_by"]
+
+
 def _requester(ctx: Context) -> np.ndarray:
     """Per event: user code of the requester, -1 when none or the user themself."""
     if "requester" not in ctx.cache:
-        req = codes(ctx.event_column("requested_by"), ctx.users, ctx.n)
+        req = _requested_by(ctx).copy()
         req[req == ctx.user] = -1
         ctx.cache["requester"] = req
     return ctx.cache["requester"]
