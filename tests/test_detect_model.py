@@ -116,3 +116,30 @@ def test_scores_kept_from_the_blocks_hook_are_the_scores_without_it(trained, mon
     np.testing.assert_array_equal(with_hook[0], plain[0])
     np.testing.assert_array_equal(with_hook[1], plain[1])
     np.testing.assert_array_equal(np.concatenate([seen[s] for s in sorted(seen)]), plain[0])
+
+
+def test_a_case_does_not_discount_the_evidence_of_an_off_duty_access(trained):
+    """A case explains who was looked up, not why off duty: with the access explained by the user's own
+    case, moving it far off duty raises the event score by at least the time evidence it gains (with that
+    evidence discounted too, as before, the score rose by a quarter of what forest and evidence gained)."""
+    from snoopwatch.detect.model import combined_score, group_evidence
+
+    ds, model = trained
+    fs = build_features(ds, model.features)
+    rows = fs.frame.iloc[:200].copy()
+    rows["explained_by_case"] = np.float32(1.0)
+    on_duty, off_duty = rows.copy(), rows.copy()
+    on_duty["off_roster"], on_duty["minutes_off_duty"] = np.uint8(0), np.float32(0.0)
+    off_duty["off_roster"], off_duty["minutes_off_duty"] = np.uint8(1), np.float32(np.log1p(600.0))
+    roles = fs.roles[:200]
+    estimator = model.estimator
+    before, _ = combined_score(estimator, on_duty, model.features, roles)
+    after, _ = combined_score(estimator, off_duty, model.features, roles)
+
+    def time_evidence(frame):
+        _, surprise = estimator.block_surprises(frame[model.features].to_numpy(np.float32), roles, parallel=False)
+        return group_evidence(surprise, model.features)[1]
+
+    gained = time_evidence(off_duty) - time_evidence(on_duty)
+    assert gained.min() > 1.0  # ten hours off duty is rare in the toy force's training
+    assert np.all(after - before >= gained - 1e-9)

@@ -10,10 +10,11 @@ k best events whoever made them ("event slots").
 The issue's floors: >= 80% of cases caught over the seeds, event average precision >= 0.3, and the slow
 (S9) and relationship (S2, S3) cases caught in every seed. The per-scenario table is printed (pytest -s).
 
-Three seeds can flatter: over seeds 1-16 the alerts cite 77% of the cases (143 of 185) and S9 in 7 of the
-16 seeds. So the S9 floor is marked as not met (strict: once it passes, the test fails until the marker
-goes) and what is reached is held instead; and seeds 4-8 hold the recall reached on them, so that a change
-that helps seeds 1-3 alone cannot pass unnoticed.
+Three seeds can flatter: over seeds 1-16 the alerts cite 79% of the cases (147 of 185) and S9 in only 8 of
+the 16 seeds (2026-12-07), though in each of seeds 1-3. So the S9 floor holds here, on the issue's terms,
+but not in general: in 150 days the slow case is about eight look-ups, much like the routine no-case
+checks the generator plants. Seeds 4-8 hold the recall reached on them, so that a change that helps seeds
+1-3 alone cannot pass unnoticed.
 """
 
 from __future__ import annotations
@@ -36,12 +37,10 @@ pytestmark = pytest.mark.slow
 # The event-ranking readings are not the issue's floors; these hold what they reached (2026-11-25: 78% and 70%).
 REACHED_PERSON_SLOT_RECALL = 0.7
 REACHED_EVENT_SLOT_RECALL = 0.6
-# Cases cited by alerts over WIDER_SEEDS: 46 of 61 (75%) when set (2026-12-07; 43 of 61 before the span and
-# evidence-floor changes of that day). Two cases of slack.
-REACHED_WIDER_RECALL = 0.72
-# The slow case (S9, five to eight look-ups in the scored 75 days) is caught in about half the seeds (7 of
-# 16); held here: caught in at least this many of SEEDS.
-REACHED_S9_SEEDS = 2
+# Cases cited by alerts over WIDER_SEEDS: 48 of 61 (79%) when set (2026-12-07, once the time evidence was no
+# longer discounted by a case; 46 before, 43 before the span and evidence-floor changes of that day). Two
+# cases of slack.
+REACHED_WIDER_RECALL = 0.75
 
 
 def _measure(seed: int) -> dict:
@@ -118,15 +117,8 @@ def test_relationship_cases_caught_in_every_seed(measured, scenario):
     assert not _missed_in(measured, scenario), f"{scenario} missed in seeds {_missed_in(measured, scenario)}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3's floor, not met: S9 is caught in about half the seeds (7 of 16); "
-                                       "seed 2's insider peaks at score 2.3 on a day when others' patterns are far stronger")
 def test_slow_case_caught_in_every_seed(measured):
     assert not _missed_in(measured, "S9"), f"S9 missed in seeds {_missed_in(measured, 'S9')}"
-
-
-def test_slow_case_caught_in_most_seeds(measured):
-    caught = _seeds(measured, "S9", caught=True)
-    assert len(caught) >= REACHED_S9_SEEDS, f"S9 caught only in seeds {caught} of {SEEDS}"
 
 
 def test_case_recall_on_more_seeds_does_not_regress():

@@ -2,7 +2,7 @@
 
 The event score (shared/DESIGN.md: misuse is what stays unexplained AND carries unusual evidence):
 
-    score = (forest surprise + evidence) x (1 - EXPLAINED_DISCOUNT x explained_by_case)
+    score = (forest surprise + evidence) x (1 - EXPLAINED_DISCOUNT x explained_by_case) + time evidence
 
 - forest surprise: -log10 of the share of training events the forest finds at least as isolated;
 - evidence: for each feature group (purpose, surname, near home, roster, history, ...), the strongest
@@ -12,7 +12,10 @@ The event score (shared/DESIGN.md: misuse is what stays unexplained AND carries 
   dilutes a single extreme signal among forty features (a tree path rarely splits on one rare binary);
   the group sum keeps it, and taking the maximum within a group stops correlated twins (off roster and
   minutes off duty) from counting twice;
-- the explanation discount: an access explained by an open case the user works keeps a quarter.
+- the explanation discount: an access explained by an open case the user works keeps a quarter;
+- time evidence: the evidence of the feature groups about when the access happened (TIME_GROUPS: off duty,
+  an hour unusual for the user or role) is added after the discount, not discounted. A case explains who
+  was looked up, not why off duty or at that hour; being on duty is a separate explanation (DESIGN.md).
 
 The combined score is calibrated once more against the training events, so the score written out reads
 as -log10 of "how rare is a score this high in normal history".
@@ -46,6 +49,11 @@ from snoopwatch.features import BY_NAME, DEFINITIONS_VERSION, build_features
 from snoopwatch.features._util import seconds
 
 EXPLAINED_DISCOUNT = 0.75
+# Feature groups about when the access happened: a case does not explain them, so their evidence is not
+# discounted. Over 16 generated forces (120 staff, 75 days scored, budget 10) the alerts cite 147 of 185
+# cases against 143 with every group discounted (S11, a record reopened off duty after the case closed,
+# 13 of 14 against 11), with event AP and AUC within 0.007 of what they were in every seed.
+TIME_GROUPS = frozenset({"roster", "hour_rarity"})
 EVIDENCE_FLOOR = 1.0
 FOREST_WEIGHT = 1.0
 CHUNK_ROWS = 65_536  # rows per block when computing surprises (bounds memory at millions of events)
@@ -98,14 +106,17 @@ class TrainedModel:
         return scores, forest.astype(np.float32)
 
 
-def group_evidence(surprise: np.ndarray, features: list[str]) -> np.ndarray:
-    """Sum over feature groups of the group's strongest surprise beyond EVIDENCE_FLOOR."""
+def group_evidence(surprise: np.ndarray, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(evidence a case can explain, time evidence): each the sum over its feature groups (TIME_GROUPS for
+    the second, the others for the first) of the group's strongest surprise beyond EVIDENCE_FLOOR."""
     groups = [BY_NAME[f].group for f in features]
-    total = np.zeros(len(surprise), dtype=np.float64)
+    explainable = np.zeros(len(surprise), dtype=np.float64)
+    timing = np.zeros(len(surprise), dtype=np.float64)
     for group in dict.fromkeys(groups):
         columns = [i for i, g in enumerate(groups) if g == group]
+        total = timing if group in TIME_GROUPS else explainable
         total += np.maximum(surprise[:, columns].max(axis=1) - EVIDENCE_FLOOR, 0.0)
-    return total
+    return explainable, timing
 
 
 def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: list[str],
@@ -136,7 +147,8 @@ def combined_score(estimator: SnoopwatchForest, frame: pd.DataFrame, features: l
         block_roles = roles[start:start + len(block)] if roles is not None else None
         f, surprise = estimator.block_surprises(X, block_roles, parallel=False, prepared=prepared)
         forest[start:start + len(block)] = f
-        combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + group_evidence(surprise, features), block)
+        explainable, timing = group_evidence(surprise, features)
+        combined[start:start + len(block)] = weighted_score(FOREST_WEIGHT * f + explainable, block) + timing
         if on_block is not None:
             on_block(start, combined[start:start + len(block)], surprise)
 

@@ -142,13 +142,18 @@ BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 # keeps them one byte an event, not four: at 10M events that is 800 MB less to hold and first touch.
 FLAGS: frozenset[str] = frozenset(f.name for f in FEATURES if f.description.startswith("1 when "))
 
-# Raised whenever a feature keeps its name but changes what it measures: a model trained under another
-# version judges values it was never shown (train records it; detect says so). History:
+# Raised whenever a feature keeps its name but changes what it measures, or the event score combines the
+# features differently: a model trained under another version judges values it was never shown, or reads
+# its score calibration on another scale (train records it; detect says so). History:
 #   1: the first definitions;
 #   2 (2026-12-07): prior_unexplained_span is a share of the days the log has known the user (at least 30),
-#      no longer span / (days known + 30), which grew with the log.
-DEFINITIONS_VERSION = 2
-CHANGED_SINCE = {1: "prior_unexplained_span"}  # per earlier version: what changed since (for the note)
+#      no longer span / (days known + 30), which grew with the log;
+#   3 (2026-12-07): the event score no longer discounts the off-duty and hour evidence where a case explains
+#      the access (snoopwatch.detect.model.TIME_GROUPS).
+DEFINITIONS_VERSION = 3
+# Per earlier version: what changed since (for detect's note).
+CHANGED_SINCE = {1: "prior_unexplained_span and the score's off-duty and hour evidence",
+                 2: "the score's off-duty and hour evidence"}
 
 # Columns that carry the classic audit rules, for baselines (evaluate's "rules only") and summaries.
 RULE_COLUMNS: dict[str, tuple[str, ...]] = {
