@@ -120,9 +120,9 @@ def test_scores_kept_from_the_blocks_hook_are_the_scores_without_it(trained, mon
 
 def test_a_case_does_not_discount_the_evidence_of_an_off_duty_access(trained):
     """A case explains who was looked up, not why off duty: with the access explained by the user's own
-    case, moving it far off duty raises the event score by at least the time evidence it gains (with that
-    evidence discounted too, as before, the score rose by a quarter of what forest and evidence gained)."""
-    from snoopwatch.detect.model import combined_score, group_evidence
+    case, moving it far off duty raises the event score by the time evidence it gains in full, and by a
+    quarter of what the forest gains (with the old formula, by a quarter of both)."""
+    from snoopwatch.detect.model import EXPLAINED_DISCOUNT, combined_score, group_evidence
 
     ds, model = trained
     fs = build_features(ds, model.features)
@@ -133,13 +133,23 @@ def test_a_case_does_not_discount_the_evidence_of_an_off_duty_access(trained):
     off_duty["off_roster"], off_duty["minutes_off_duty"] = np.uint8(1), np.float32(np.log1p(600.0))
     roles = fs.roles[:200]
     estimator = model.estimator
-    before, _ = combined_score(estimator, on_duty, model.features, roles)
-    after, _ = combined_score(estimator, off_duty, model.features, roles)
+    before, forest_before = combined_score(estimator, on_duty, model.features, roles)
+    after, forest_after = combined_score(estimator, off_duty, model.features, roles)
 
     def time_evidence(frame):
         _, surprise = estimator.block_surprises(frame[model.features].to_numpy(np.float32), roles, parallel=False)
         return group_evidence(surprise, model.features)[1]
 
     gained = time_evidence(off_duty) - time_evidence(on_duty)
-    assert gained.min() > 1.0  # ten hours off duty is rare in the toy force's training
-    assert np.all(after - before >= gained - 1e-9)
+    assert gained.min() > 1.0  # ten hours off duty: never seen in the toy force's training
+    # (only the roster columns moved, so no other group's evidence changed)
+    np.testing.assert_allclose(after - before, (1 - EXPLAINED_DISCOUNT) * (forest_after - forest_before) + gained,
+                               atol=1e-9)
+
+
+def test_time_groups_are_feature_groups():
+    """A misspelt group in TIME_GROUPS would silently leave its evidence discounted."""
+    from snoopwatch.dataset.capabilities import FEATURE_GROUPS
+    from snoopwatch.detect.model import TIME_GROUPS
+
+    assert TIME_GROUPS.issubset(group.name for group in FEATURE_GROUPS)

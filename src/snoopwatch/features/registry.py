@@ -148,12 +148,12 @@ FLAGS: frozenset[str] = frozenset(f.name for f in FEATURES if f.description.star
 #   1: the first definitions;
 #   2 (2026-12-07): prior_unexplained_span is a share of the days the log has known the user (at least 30),
 #      no longer span / (days known + 30), which grew with the log;
-#   3 (2026-12-07): the event score no longer discounts the off-duty and hour evidence where a case explains
-#      the access (snoopwatch.detect.model.TIME_GROUPS).
+#   3 (2026-12-07): the event score no longer discounts the evidence of when (off duty, outside employment,
+#      the hour) where a case explains the access (snoopwatch.detect.model.TIME_GROUPS).
 DEFINITIONS_VERSION = 3
 # Per earlier version: what changed since (for detect's note).
-CHANGED_SINCE = {1: "prior_unexplained_span and the score's off-duty and hour evidence",
-                 2: "the score's off-duty and hour evidence"}
+CHANGED_SINCE = {1: "prior_unexplained_span and the score's off-duty, employment-date and hour evidence",
+                 2: "the score's off-duty, employment-date and hour evidence"}
 
 # Columns that carry the classic audit rules, for baselines (evaluate's "rules only") and summaries.
 RULE_COLUMNS: dict[str, tuple[str, ...]] = {
