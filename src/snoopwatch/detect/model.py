@@ -52,10 +52,10 @@ from snoopwatch.features._util import seconds
 
 EXPLAINED_DISCOUNT = 0.75
 # Feature groups about when the access happened (off duty, outside employment dates, an odd hour): a case
-# does not explain them, so their evidence is not discounted. Over 16 generated forces (120 staff, 75 days scored, budget 10) the alerts cite 147 of 185
-# cases against 143 with every group discounted (S11, a record reopened off duty after the case closed,
-# 13 of 14 against 11; S2, S6 and S9 one more each, S1 one fewer), with event AP and AUC within 0.007 of
-# what they were in every seed.
+# does not explain them, so their evidence is not discounted. Over 16 generated forces (120 staff, 75 days
+# scored, budget 10) the alerts cite 147 of 185 cases against 143 with every group discounted (S11, a
+# record reopened off duty after the case closed, 13 of 14 against 11; S2, S6 and S9 one more each, S1 one
+# fewer), with event AP and AUC within 0.007 of what they were in every seed.
 TIME_GROUPS = frozenset({"roster", "hour_rarity"})
 EVIDENCE_FLOOR = 1.0
 FOREST_WEIGHT = 1.0
