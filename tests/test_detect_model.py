@@ -137,14 +137,14 @@ def test_a_case_does_not_discount_the_evidence_of_an_off_duty_access(trained):
     after, forest_after = combined_score(estimator, off_duty, model.features, roles)
 
     def time_evidence(frame):
-        _, surprise = estimator.block_surprises(frame[model.features].to_numpy(np.float32), roles, parallel=False)
-        return group_evidence(surprise, model.features)[1]
+        X = frame[model.features].to_numpy(np.float32)
+        return group_evidence(estimator.block_surprises(X, roles, parallel=False)[1], model.features)[1]
 
     gained = time_evidence(off_duty) - time_evidence(on_duty)
     assert gained.min() > 1.0  # ten hours off duty: never seen in the toy force's training
     # (only the roster columns moved, so no other group's evidence changed)
-    np.testing.assert_allclose(after - before, (1 - EXPLAINED_DISCOUNT) * (forest_after - forest_before) + gained,
-                               atol=1e-9)
+    expected = (1 - EXPLAINED_DISCOUNT) * (forest_after - forest_before) + gained
+    np.testing.assert_allclose(after - before, expected, atol=1e-9)
 
 
 def test_time_groups_are_feature_groups():
