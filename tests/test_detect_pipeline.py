@@ -209,9 +209,13 @@ def test_a_model_trained_under_other_feature_definitions_is_noted(world, result)
     assert model.envelope["feature_definitions"] == DEFINITIONS_VERSION
     assert not any("feature definitions" in note for note in result.notes)
     older = copy.deepcopy(model)
+
+    def definitions_note() -> str:
+        return next(note for note in detect(ds, older, since=SINCE, budget=50).notes if "feature definitions" in note)
+
     del older.envelope["feature_definitions"]  # a model from before the versions were recorded
-    note = next(note for note in detect(ds, older, since=SINCE, budget=50).notes if "feature definitions" in note)
+    note = definitions_note()
     assert "version 1 " in note and "prior_unexplained_span and" in note and "retrain" in note
     older.envelope["feature_definitions"] = 2  # before the score stopped discounting time evidence
-    note = next(note for note in detect(ds, older, since=SINCE, budget=50).notes if "feature definitions" in note)
+    note = definitions_note()
     assert "version 2 " in note and "(the score's off-duty, employment-date and hour evidence changed)" in note

@@ -152,8 +152,8 @@ FLAGS: frozenset[str] = frozenset(f.name for f in FEATURES if f.description.star
 #      the hour) where a case explains the access (snoopwatch.detect.model.TIME_GROUPS).
 DEFINITIONS_VERSION = 3
 # Per earlier version: what changed since (for detect's note).
-CHANGED_SINCE = {1: "prior_unexplained_span and the score's off-duty, employment-date and hour evidence",
-                 2: "the score's off-duty, employment-date and hour evidence"}
+_TIME_EVIDENCE = "the score's off-duty, employment-date and hour evidence"
+CHANGED_SINCE = {1: f"prior_unexplained_span and {_TIME_EVIDENCE}", 2: _TIME_EVIDENCE}
 
 # Columns that carry the classic audit rules, for baselines (evaluate's "rules only") and summaries.
 RULE_COLUMNS: dict[str, tuple[str, ...]] = {
