@@ -267,7 +267,7 @@ def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
     pair = np.where(has, ctx.user.astype(np.int64) * len(ctx.subjects) + ctx.subject, -1)
     np.testing.assert_array_equal(by_pair, np.argsort(pair, kind="stable"))
     np.testing.assert_array_equal(new_pair, np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]])
-    peers = history._peer_days_by_pair(ctx, has, by_pair, new_pair, by_subject)
+    peers = history._peer_days_by_pair(ctx, has, by_pair, *history._pair_days(ctx, by_pair, new_pair))
     looks = pd.DataFrame({"user": ctx.user, "subject": ctx.subject, "unit": ctx.unit, "day": ctx.day})[has]
     looks = looks[looks["unit"] >= 0].drop_duplicates(["user", "subject", "day"])
     for row in np.flatnonzero(has & (ctx.unit >= 0))[::11]:

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from snoopwatch.detect.rollup import LEVELS, daily_counts
-from snoopwatch.features._util import EarlierRows, member, search_keyed, sorted_unique, stable_argsort
+from snoopwatch.features._util import (
+    EarlierRows,
+    member,
+    search_ascending,
+    search_keyed,
+    sorted_unique,
+    stable_argsort,
+)
 
 
 @pytest.mark.parametrize("high", [1, 12, 65_530, 65_531, 70_000, 2**40, 2**62])
@@ -59,6 +66,25 @@ def test_search_keyed_sorts_time_ordered_queries_to_the_same_positions(monkeypat
     for side in ("left", "right"):
         np.testing.assert_array_equal(search_keyed(composite, q_comp, q_dense, q_time, side),
                                       np.searchsorted(composite, q_comp, side=side))
+
+
+@pytest.mark.parametrize("row_block", [64, 1 << 16])  # many blocks, and one
+@pytest.mark.parametrize("queries", ["ascending", "with ties and outside", "shuffled", "one", "none"])
+def test_search_ascending_is_searchsorted(monkeypatch, row_block, queries):
+    """Blocks of ascending queries searched within their stretch of the array find numpy's positions,
+    on both sides, for queries before, between, on and after the values; a block that is not ascending
+    (the caller was wrong) is searched in the whole array, still numpy's positions."""
+    from snoopwatch.features import _util
+
+    monkeypatch.setattr(_util, "ROW_BLOCK", row_block)
+    rng = np.random.default_rng(7)
+    a = np.sort(rng.integers(0, 1_000, 2_000))
+    v = {"ascending": np.sort(rng.integers(0, 1_000, 5_000)),
+         "with ties and outside": np.sort(np.r_[rng.integers(-50, 1_100, 3_000), a[::9], [-1, 10**6]]),
+         "shuffled": rng.integers(-50, 1_100, 3_000), "one": np.array([500]),
+         "none": np.zeros(0, dtype=np.int64)}[queries]
+    for side in ("left", "right"):
+        np.testing.assert_array_equal(search_ascending(a, v, side), np.searchsorted(a, v, side=side))
 
 
 @pytest.mark.parametrize("users", [30, 10**9])  # few users: counted by key; ids far apart: by sorted keys

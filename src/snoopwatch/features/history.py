@@ -15,6 +15,7 @@ from snoopwatch.features._util import (
     first_of_run,
     output_column,
     scaled_sum,
+    search_ascending,
     stable_argsort,
     write_blockwise,
 )
@@ -66,8 +67,9 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
     if shared is None:  # called on its own, without the crowd step before it
         by_subject = _subject_order(ctx)
         by_pair, new_pair = _pair_order(ctx, has, by_subject)
-        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair, by_subject) if "lone_repeat_no_case" in wanted else None
         del by_subject
+        peers = (_peer_days_by_pair(ctx, has, by_pair, *_pair_days(ctx, by_pair, new_pair))
+                 if "lone_repeat_no_case" in wanted else None)
     else:
         by_pair, new_pair, peers = shared
     first = np.empty(ctx.n, dtype=bool)
@@ -147,15 +149,16 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     has = ctx.subject >= 0
     if not has.any():  # no subject on any event: all zero
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in CROWD_FEATURES if k in wanted}
-    by_subject = _subject_order(ctx)  # (for the pair order, the crowd and the peer days)
+    by_subject = _subject_order(ctx)  # (for the pair order and the crowd)
     by_pair, new_pair = _pair_order(ctx, has, by_subject)
-    peers_wanted = for_history and "lone_repeat_no_case" in wanted
+    sorted_pd, new_day = _pair_days(ctx, by_pair, new_pair)
     if crowd:
-        _crowd(ctx, has, by_pair, new_pair.copy() if for_history else new_pair, by_subject, out)
+        _crowd(ctx, by_pair, new_day, by_subject, out)
+    del by_subject
     if for_history:
         # The history step's pair order, and its unit peer days (they read no other step): made here, on
         # this step's thread, so the history step, the last to start, has less to do.
-        peers = _peer_days_by_pair(ctx, has, by_pair, new_pair, by_subject) if peers_wanted else None
+        peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day) if "lone_repeat_no_case" in wanted else None
         ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
     return {k: v for k, v in out.items() if k in wanted}
 
@@ -170,18 +173,60 @@ def _position_type(ctx: Context) -> type:
     return np.int32 if ctx.n < 1 << 31 else np.int64
 
 
-def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, new_pair: np.ndarray,
-                       by_subject: np.ndarray) -> np.ndarray:
-    """_unit_peer_days from the pair order (by_pair, and True where a pair starts in it) and the subject
-    order (by_subject), with the (pair, day) keys it needs made in place."""
+def _pair_days(ctx: Context, by_pair: np.ndarray, new_pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the (pair, day) keys in pair order, pair x span + day with pairs from 0 (ascending); True where a
+    (pair, day) starts in that order: the user's first look at the subject that day), from the pair
+    order (by_pair, and True where a pair starts in it)."""
     day, span = _days(ctx)
-    sorted_pd = np.cumsum(new_pair)  # (pair, day) keys in pair order: pair x span + day, pairs from 0
+    sorted_pd = np.cumsum(new_pair)
     sorted_pd -= 1
     sorted_pd *= span
     sorted_pd += day[by_pair]
-    first_of_day = np.empty(ctx.n, dtype=bool)
-    first_of_day[by_pair] = first_of_run(sorted_pd)
-    return _unit_peer_days(ctx, has, first_of_day, by_pair, sorted_pd, day, span, by_subject)
+    return sorted_pd, first_of_run(sorted_pd)
+
+
+def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, sorted_pd: np.ndarray,
+                       new_day: np.ndarray) -> np.ndarray:
+    """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
+    looked at the same subject (user-days, the user's own excluded), as int32. Users of unknown unit get
+    1: one colleague, neither alone nor a crowd.
+
+    From the pair order (by_pair) and its (pair, day) keys and starts (_pair_days). The answer is the same
+    for every row of a (user, subject, day), so it is worked out once per (pair, day), in two sorted orders
+    where each count is a position: the unit's user-days on the subject in the window (in (subject, unit,
+    day) order) less the user's own (in (pair, day) order, where the keys already ascend).
+    """
+    day, span = _days(ctx)
+    starts = np.flatnonzero(new_day)  # where each (pair, day) starts in pair order
+    first = by_pair[starts]  # its first row (the pair, the unit and the day are the same on every row)
+    own_key = sorted_pd[starts]  # ascending
+    back = np.minimum(day[first], PEER_WINDOW_DAYS)  # the window starts this many days before (not before day 0)
+    peers = np.ones(len(starts), dtype=np.int32)  # unknown unit (or no subject): 1
+    # The user's own earlier days on the subject: (pair, day)s before this one and from the window's start.
+    mine = np.flatnonzero(has[first])
+    own = np.arange(len(mine)) - search_ascending(own_key[mine], own_key[mine] - back[mine])
+    # The unit's user-days on the subject (the user's own included) in the window: (subject, unit, day)
+    # keys sorted; a key's earlier user-days are its run's start less the window's start.
+    known = np.flatnonzero(has[first] & (ctx.unit[first] >= 0))
+    rows = first[known]
+    unit_key = (ctx.subject[rows].astype(np.int64) * (len(ctx.units) + 1) + ctx.unit[rows]) * span + day[rows]
+    order = stable_argsort(unit_key)
+    ordered = unit_key[order]
+    del unit_key, rows
+    run_start = np.where(first_of_run(ordered), np.arange(len(ordered)), 0)
+    np.maximum.accumulate(run_start, out=run_start)
+    unit_days = np.empty(len(known), dtype=np.int64)
+    unit_days[order] = run_start - search_ascending(ordered, ordered - back[known][order])
+    del order, ordered, run_start
+    own_of = np.zeros(len(starts), dtype=np.int64)
+    own_of[mine] = own
+    peers[known] = np.maximum(unit_days - own_of[known], 0)
+    # Back to every row, from its (pair, day) in pair order.
+    run = np.cumsum(new_day)
+    run -= 1
+    out = np.empty(ctx.n, dtype=np.int32)
+    out[by_pair] = peers[run]
+    return out
 
 
 def _days(ctx: Context) -> tuple[np.ndarray, int]:
@@ -193,20 +238,26 @@ def _days(ctx: Context) -> tuple[np.ndarray, int]:
     return ctx.cache[_DAYS], int(ctx.day.max()) - day0 + 2
 
 
-def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.ndarray, by_subject: np.ndarray,
+def _crowd(ctx: Context, by_pair: np.ndarray, new_day: np.ndarray, by_subject: np.ndarray,
            out: dict[str, np.ndarray]) -> None:
-    """crowd_3d and crowd_excess into `out`, from the pair order (by_pair, and True where a pair starts
-    in it, which this turns into True where a (pair, day) starts) and the subject order (by_subject)."""
-    # One entry per (subject, user, day): the user's first look at the subject that day, the first row of
-    # its (pair, day) run in pair order.
-    day_in_order = ctx.day[by_pair]
-    first_of_day[1:] |= day_in_order[1:] != day_in_order[:-1]
-    del day_in_order
-    entry = by_pair[first_of_day & has[by_pair]]
-    del first_of_day
+    """crowd_3d and crowd_excess into `out`, from the pair order (by_pair, and True where a (pair, day)
+    starts in it: _pair_days) and the subject order (by_subject)."""
+    # One entry per (subject, user, day): the user's first look at the subject that day. Taken in subject
+    # order (time order within a subject), their (subject, minute) keys ascend: no sort.
+    first_look = np.empty(ctx.n, dtype=bool)
+    first_look[by_pair] = new_day
     t0 = ctx.t.min()
-    entries = np.sort((ctx.subject[entry].astype(np.int64) << _MINUTE_BITS) | _minutes(ctx.t[entry], t0))
-    del entry
+    with_subject = by_subject[np.count_nonzero(ctx.subject < 0):]  # (rows without a subject sort first)
+    parts = []
+    for start in range(0, len(with_subject), _util.ROW_BLOCK):
+        rows = with_subject[start:start + _util.ROW_BLOCK]
+        rows = rows[first_look[rows]]
+        parts.append((ctx.subject[rows].astype(np.int64) << _MINUTE_BITS) | _minutes(ctx.t[rows], t0))
+    del first_look, with_subject
+    entries = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    del parts
+    if (entries[1:] < entries[:-1]).any():  # (only events without a time, never from the loader)
+        entries.sort()
 
     # Per row, entries on its subject from `back` to `until` minutes before it (the recent window, its end
     # included, and the baseline before it). The rows are taken a block at a time in (subject, minute)
@@ -222,9 +273,9 @@ def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.
         base, minute = subject.astype(np.int64) << _MINUTE_BITS, _minutes(ctx.t[rows], t0)
         # Three searches: now (its minute included), the window's start (which ends the baseline), the
         # baseline's start.
-        window_start = np.searchsorted(entries, base + np.maximum(minute - window, 0))
-        recent = np.searchsorted(entries, base + np.maximum(minute, 0), "right") - window_start
-        usual = window_start - np.searchsorted(entries, base + np.maximum(minute - baseline, 0))
+        window_start = search_ascending(entries, base + np.maximum(minute - window, 0))
+        recent = search_ascending(entries, base + np.maximum(minute, 0), "right") - window_start
+        usual = window_start - search_ascending(entries, base + np.maximum(minute - baseline, 0))
         recent = np.log1p(recent.astype(np.float64))
         usual = usual.astype(np.float64) * CROWD_WINDOW_DAYS / CROWD_BASELINE_DAYS  # over the window's length
         crowd_3d[rows] = np.where(subject >= 0, recent, 0.0)
@@ -235,40 +286,3 @@ def _crowd(ctx: Context, has: np.ndarray, by_pair: np.ndarray, first_of_day: np.
 def _minutes(t: np.ndarray, t0: float) -> np.ndarray:
     """Whole minutes since t0 (int64)."""
     return ((t - t0) // 60).astype(np.int64)
-
-
-def _unit_peer_days(ctx: Context, has: np.ndarray, first_of_day: np.ndarray, by_pair: np.ndarray,
-                    sorted_pd: np.ndarray, day: np.ndarray, span: int, by_su: np.ndarray) -> np.ndarray:
-    """Per event: days in the last PEER_WINDOW_DAYS (today excluded) on which colleagues of the user's unit
-    looked at the same subject (user-days, the user's own excluded), as int32. Users of unknown unit get
-    1: one colleague, neither alone nor a crowd.
-
-    first_of_day: the user's first look at the subject that day; by_pair: rows sorted by (pair, day), and
-    sorted_pd the (pair, day) keys in that order; by_su: _subject_order(ctx). The look-ups are made a
-    block of rows at a time, in (pair, day) order or subject by subject, so each walks its sorted array
-    in step (subject by subject, a subject's look-ups stay in its short stretch of the unit's days).
-    """
-    known = has & (ctx.unit >= 0)
-    n_units = len(ctx.units) + 1
-
-    def unit_day(rows: np.ndarray) -> np.ndarray:  # (subject, unit, day) keys: subject x units + unit, x span + day
-        return (ctx.subject[rows].astype(np.int64) * n_units + np.maximum(ctx.unit[rows], 0)) * span + day[rows]
-
-    def back(rows: np.ndarray) -> np.ndarray:  # the window starts this many days before (never before day 0)
-        return np.minimum(day[rows], PEER_WINDOW_DAYS)
-
-    unit_entries = np.sort(unit_day(np.flatnonzero(known & first_of_day)))
-    own_entries = sorted_pd[has[by_pair]]
-    own_entries = own_entries[first_of_run(own_entries)]
-    in_unit = np.empty(ctx.n, dtype=np.int32)  # counts (at most one per event)
-    block = _util.ROW_BLOCK
-    for start in range(0, ctx.n, block):  # the unit's days, subject by subject
-        rows = by_su[start:start + block]
-        keys = unit_day(rows)
-        in_unit[rows] = np.searchsorted(unit_entries, keys) - np.searchsorted(unit_entries, keys - back(rows))
-    for start in range(0, ctx.n, block):  # less the user's own days, in (pair, day) order
-        rows, keys = by_pair[start:start + block], sorted_pd[start:start + block]
-        in_unit[rows] -= np.searchsorted(own_entries, keys) - np.searchsorted(own_entries, keys - back(rows))
-    np.maximum(in_unit, 0, out=in_unit)
-    in_unit[~known] = 1
-    return in_unit
