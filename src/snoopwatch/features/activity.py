@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from snoopwatch.features._util import (
+    DIRECT_KEY_SPAN,
     codes,
     lookup,
     make_index,
@@ -26,22 +27,38 @@ from snoopwatch.features.purpose import _requested_by, _requester
 USER_PRIOR_STRENGTH = 20.0  # a user's shares count as this many events of the role's share
 
 
-def _category_codes(ctx: Context, series_list: list[pd.Series | None]) -> np.ndarray:
-    """One dense code per combination of the given categorical columns (empty is its own value)."""
+def _category_codes(ctx: Context, columns: list[pd.Series | np.ndarray | None]) -> np.ndarray:
+    """One dense code per combination of the given categorical columns (a Series, or integer codes with
+    -1 for empty; empty is its own value). Codes only tell combinations apart: their numbering is not
+    meaningful."""
     combined = np.zeros(ctx.n, dtype=np.int64)
-    for series in series_list:  # (in place: at 10M events every array is 80 MB of fresh memory)
-        if series is None:
+    for values in columns:  # (in place: at 10M events every array is 80 MB of fresh memory)
+        if values is None:
             continue
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            part, size = series.cat.codes.to_numpy(), len(series.cat.categories) + 1
+        if isinstance(values, np.ndarray):
+            part, size = values, (int(values.max()) + 2 if len(values) else 1)
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            part, size = values.cat.codes.to_numpy(), len(values.cat.categories) + 1
         else:
-            part, uniq = pd.factorize(series.astype(object), use_na_sentinel=True)
+            part, uniq = pd.factorize(values.astype(object), use_na_sentinel=True)
             size = len(uniq) + 1
         combined *= size
         combined += part
         combined += 1
-    dense, _ = pd.factorize(combined)
-    return dense.astype(np.int64, copy=False)
+    return _dense_codes(combined)
+
+
+def _dense_codes(values: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... numbering the distinct non-negative values (in ascending order): through a table of
+    every possible value when their range is small (a few categories combined), by hashing otherwise."""
+    high = int(values.max()) if len(values) else 0
+    if high >= DIRECT_KEY_SPAN:
+        return pd.factorize(values)[0].astype(np.int64, copy=False)
+    present = np.zeros(high + 1, dtype=bool)
+    present[values] = True
+    code = np.cumsum(present, dtype=np.int32)
+    code -= 1
+    return code[values].astype(np.int64)
 
 
 def _categories(category: np.ndarray) -> float:
@@ -157,7 +174,7 @@ def compute(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | None = 
             per_case = np.full(len(ctx.cases), -1, dtype=np.int64)
             which = ctx.case_codes("cases")
             per_case[which[which >= 0]] = codes(cases["category"], cat_index)[which >= 0]
-            case_category = pd.Series(lookup(per_case, ctx.case, -1))
+            case_category = lookup(per_case, ctx.case, -1)
         category = _category_codes(ctx, [ctx.event_column("query_type"), case_category])
         _write_lift_and_rarity(ctx, category, out, "category_lift_user", "category_rarity_role")
         del category, case_category
