@@ -152,13 +152,15 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     by_subject = _subject_order(ctx)  # (for the pair order and the crowd)
     by_pair, new_pair = _pair_order(ctx, has, by_subject)
     sorted_pd, new_day = _pair_days(ctx, by_pair, new_pair)
+    # The history step's pair order, and its unit peer days (they read no other step): made here, on this
+    # step's thread, so the history step, the last to start, has less to do (the peer days first: the
+    # crowd needs no (pair, day) keys).
+    peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day) if "lone_repeat_no_case" in wanted else None
+    del sorted_pd
     if crowd:
         _crowd(ctx, by_pair, new_day, by_subject, out)
-    del by_subject
+    del by_subject, new_day
     if for_history:
-        # The history step's pair order, and its unit peer days (they read no other step): made here, on
-        # this step's thread, so the history step, the last to start, has less to do.
-        peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day) if "lone_repeat_no_case" in wanted else None
         ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
     return {k: v for k, v in out.items() if k in wanted}
 
