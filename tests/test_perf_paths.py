@@ -243,12 +243,18 @@ def test_start_search_answers_covered_and_last_before_by_definition(monkeypatch,
 def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
     """The crowd step leaves the pair order and the unit peer days for the history step: history's
     features are the same as when it makes them itself, and each of lone_repeat_no_case's peer counts is
-    the colleagues' user-days on the subject in the 90 days before, by brute force."""
+    the colleagues' user-days on the subject in the 90 days before, by brute force, over a log longer than
+    the window and with some staff of no known unit (who count one colleague)."""
     from snoopwatch.features import history
     from snoopwatch.features.context import build_context
 
-    world = generate(SynthConfig(staff=40, days=30, seed=5))
-    dataset = Dataset(world.tables, {}).without_answer_key()
+    world = generate(SynthConfig(staff=40, days=120, seed=5))
+    tables = dict(world.tables)
+    staff = tables["staff"].copy()
+    staff["unit"] = staff["unit"].astype(object)
+    staff.loc[staff.index[::6], "unit"] = None  # a sixth of the staff: unit unknown
+    tables["staff"] = staff
+    dataset = Dataset(tables, {}).without_answer_key()
     wanted = {"crowd_3d", "crowd_excess", *history.HISTORY_FEATURES}
     alone = history.compute(build_context(dataset), wanted)
     ctx = build_context(dataset)
@@ -270,13 +276,20 @@ def test_history_reads_the_crowd_steps_pair_order_and_peer_days_as_its_own():
     peers = history._peer_days_by_pair(ctx, has, by_pair, *history._pair_days(ctx, by_pair, new_pair))
     looks = pd.DataFrame({"user": ctx.user, "subject": ctx.subject, "unit": ctx.unit, "day": ctx.day})[has]
     looks = looks[looks["unit"] >= 0].drop_duplicates(["user", "subject", "day"])
-    for row in np.flatnonzero(has & (ctx.unit >= 0))[::11]:
-        others = looks[(looks["subject"] == ctx.subject[row]) & (looks["unit"] == ctx.unit[row])
-                       & (looks["user"] != ctx.user[row]) & (looks["day"] < ctx.day[row])
-                       & (looks["day"] >= ctx.day[row] - history.PEER_WINDOW_DAYS)]
-        assert peers[row] == len(others)
-    assert (peers[has & (ctx.unit < 0)] == 1).all()
-
+    by_subject_unit = {key: (group["user"].to_numpy(), group["day"].to_numpy())
+                       for key, group in looks.groupby(["subject", "unit"])}
+    checked = np.flatnonzero(has & (ctx.unit >= 0))[::5]
+    assert ctx.day.max() - ctx.day.min() > history.PEER_WINDOW_DAYS + 20
+    beyond_window = 0  # rows with colleagues' days older than the window (which must not count)
+    for row in checked:
+        users, days = by_subject_unit[(ctx.subject[row], ctx.unit[row])]
+        colleagues = (users != ctx.user[row]) & (days < ctx.day[row])
+        in_window = colleagues & (days >= ctx.day[row] - history.PEER_WINDOW_DAYS)
+        assert peers[row] == in_window.sum()
+        beyond_window += bool((colleagues & ~in_window).any())
+    assert (peers[checked] > 0).any() and beyond_window > 0
+    unknown = has & (ctx.unit < 0)
+    assert unknown.sum() > 100 and (peers[unknown] == 1).all()
 
 
 def test_flags_are_bytes_holding_0_or_1_and_score_as_floats():

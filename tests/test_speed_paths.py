@@ -87,6 +87,29 @@ def test_search_ascending_is_searchsorted(monkeypatch, row_block, queries):
         np.testing.assert_array_equal(search_ascending(a, v, side), np.searchsorted(a, v, side=side))
 
 
+@pytest.mark.parametrize("direct_span", [1 << 20, 4])  # numbered through a table, and by hashing
+def test_category_codes_number_each_combination_once(monkeypatch, direct_span):
+    """Activity's category codes tell apart exactly the combinations of their columns (a category column,
+    text, and integer codes with -1 for none): the partition of the rows that factorizing the tuples
+    gives, numbered 0 to (distinct combinations - 1), so add-one smoothing counts the categories right."""
+    from types import SimpleNamespace
+
+    from snoopwatch.features import activity
+
+    monkeypatch.setattr(activity, "DIRECT_KEY_SPAN", direct_span)
+    rng = np.random.default_rng(3)
+    n = 5_000
+    query = pd.Series(pd.Categorical(rng.choice(["name", "vehicle", "address", None], n)))
+    reason = pd.Series(rng.choice(["A1", "B2", None], n), dtype=object)
+    case_category = rng.integers(-1, 40, n)
+    codes = activity._category_codes(SimpleNamespace(n=n), [query, reason, None, case_category])
+    combos = pd.MultiIndex.from_arrays([query.astype(object).fillna("-"), reason.fillna("-"), case_category])
+    expected, distinct = pd.factorize(combos)
+    assert codes.dtype == np.int64 and codes.min() == 0 and codes.max() == len(distinct) - 1
+    pairs = pd.DataFrame({"codes": codes, "expected": expected}).drop_duplicates()
+    assert len(pairs) == len(distinct)  # one code per combination and one combination per code
+
+
 @pytest.mark.parametrize("users", [30, 10**9])  # few users: counted by key; ids far apart: by sorted keys
 def test_daily_counts_is_the_per_user_day_groupby(users):
     rng = np.random.default_rng(2)

@@ -509,11 +509,12 @@ def search_ascending(a: np.ndarray, v: np.ndarray, side: str = "left") -> np.nda
     """np.searchsorted(a, v, side) for queries v in ascending order, ROW_BLOCK queries at a time, each
     block searched only within the stretch of `a` between its first and last query's positions (fewer
     steps per search, and the stretch stays in the CPU cache): at 10M queries about 40% faster than one
-    search of the whole array. A block that is not ascending is searched in the whole array."""
+    search of the whole array. A block that is not ascending (or holds a NaN) is searched in the whole
+    array."""
     out = np.empty(len(v), dtype=np.int64)
     for start in range(0, len(v), ROW_BLOCK):
         block = v[start:start + ROW_BLOCK]
-        if (block[1:] < block[:-1]).any():  # (not ascending: the stretch would not bound every query)
+        if not (block[1:] >= block[:-1]).all():  # (not ascending: the stretch would not bound every query)
             out[start:start + len(block)] = np.searchsorted(a, block, side=side)
             continue
         low, high = np.searchsorted(a, block[[0, -1]], side=side)

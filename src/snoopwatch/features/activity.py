@@ -49,8 +49,9 @@ def _category_codes(ctx: Context, columns: list[pd.Series | np.ndarray | None]) 
 
 
 def _dense_codes(values: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... numbering the distinct non-negative values (in ascending order): through a table of
-    every possible value when their range is small (a few categories combined), by hashing otherwise."""
+    """0, 1, 2, ... numbering the distinct non-negative values: through a table of every possible value
+    when their range is small (a few categories combined; numbered in ascending order), by hashing
+    otherwise (numbered in order of first appearance)."""
     high = int(values.max()) if len(values) else 0
     if high >= DIRECT_KEY_SPAN:
         return pd.factorize(values)[0].astype(np.int64, copy=False)

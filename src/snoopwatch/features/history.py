@@ -151,15 +151,19 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
         return {k: np.zeros(ctx.n, dtype=np.float32) for k in CROWD_FEATURES if k in wanted}
     by_subject = _subject_order(ctx)  # (for the pair order and the crowd)
     by_pair, new_pair = _pair_order(ctx, has, by_subject)
-    sorted_pd, new_day = _pair_days(ctx, by_pair, new_pair)
     # The history step's pair order, and its unit peer days (they read no other step): made here, on this
     # step's thread, so the history step, the last to start, has less to do (the peer days first: the
     # crowd needs no (pair, day) keys).
-    peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day) if "lone_repeat_no_case" in wanted else None
-    del sorted_pd
-    if crowd:
-        _crowd(ctx, by_pair, new_day, by_subject, out)
-    del by_subject, new_day
+    peers = None
+    if crowd or "lone_repeat_no_case" in wanted:
+        sorted_pd, new_day = _pair_days(ctx, by_pair, new_pair)
+        if "lone_repeat_no_case" in wanted:
+            peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day)
+        del sorted_pd
+        if crowd:
+            _crowd(ctx, by_pair, new_day, by_subject, out)
+        del new_day
+    del by_subject
     if for_history:
         ctx.cache[_SHARED_PAIRS] = (by_pair, new_pair, peers)
     return {k: v for k, v in out.items() if k in wanted}
@@ -258,7 +262,7 @@ def _crowd(ctx: Context, by_pair: np.ndarray, new_day: np.ndarray, by_subject: n
     del first_look, with_subject
     entries = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     del parts
-    if (entries[1:] < entries[:-1]).any():  # (only events without a time, never from the loader)
+    if (entries[1:] < entries[:-1]).any():  # (a safeguard: Context rows are in time order, so never)
         entries.sort()
 
     # Per row, entries on its subject from `back` to `until` minutes before it (the recent window, its end
