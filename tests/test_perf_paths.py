@@ -92,8 +92,10 @@ def test_arrow_text_is_the_frame_of_python_strings():
 
 
 def test_one_malloc_arena_is_safe_to_call_again():
-    build_module._one_malloc_arena()
-    build_module._one_malloc_arena()  # process-wide setting: a second call changes nothing
+    from snoopwatch.dataset.io import one_malloc_arena
+
+    one_malloc_arena()
+    one_malloc_arena()  # process-wide setting: a second call changes nothing
 
 
 def test_block_surprises_from_least_are_exact_there_and_never_invented_below():

@@ -6,10 +6,7 @@ Each feature is computed only when the tables and columns it needs are present; 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -18,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from snoopwatch.dataset.io import one_malloc_arena
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.errors import DatasetError
 from snoopwatch.features import activity, history, purpose, relation, timing
@@ -140,21 +138,6 @@ class _BlockColumns(dict):
         return self.block.column(name)
 
 
-def _one_malloc_arena() -> None:
-    """On glibc, let threads allocate from the main malloc arena (mallopt M_ARENA_MAX = 1), as the
-    environment variable MALLOC_ARENA_MAX=1 would. With an arena per thread, the blocks one feature step
-    frees on its thread stay reserved there while the next step allocates afresh on the other: at 10M
-    events, 25 bytes an event more at the peak. Process-wide and harmless elsewhere (one arena is what a
-    single-threaded process has); a no-op off glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-8, 1)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
-        pass
-
-
 def _present(dataset: Dataset) -> dict[str, set[str]]:
     return dataset.present_columns()
 
@@ -219,7 +202,7 @@ def build_features(dataset: Dataset, features: Sequence[str] | None = None,
         timings[name] = time.perf_counter() - started
 
     # Submitted in _STEPS order, so a step's prerequisites are always taken by a thread before it.
-    _one_malloc_arena()
+    one_malloc_arena()
     with ThreadPoolExecutor(FEATURE_THREADS) as pool:
         for name, compute in _STEPS:
             steps[name] = pool.submit(run, name, compute)
