@@ -135,14 +135,16 @@ def daily_counts(user: np.ndarray, day: np.ndarray, score: np.ndarray, usable: n
     no frame of one row per event.
     """
     groups = UserDays.of(user, day) if groups is None else groups
-    score = np.asarray(score)[groups.order]  # grouped once, then reduced per (user, day)
-    usable = np.asarray(usable, dtype=bool)[groups.order]
+    # Scores grouped once, then reduced per (user, day); allow-listed ones read 0 (scores are never
+    # negative, and every level is above 0, so they reach no level).
+    top = np.where(np.asarray(usable, dtype=bool)[groups.order], np.asarray(score)[groups.order], 0.0)
     out = {"user": groups.user, "day": groups.day, "n": np.diff(groups.starts).astype(np.float64)}
     firsts = groups.starts[:-1]
+    # Events at the levels are few (one in a hundred reaches the lowest): counted from their rows only.
+    rows = np.flatnonzero(top >= min(LEVELS))
+    group_of = np.searchsorted(firsts, rows, side="right") - 1
     for i, level in enumerate(LEVELS):
-        hit = ((score >= level) & usable).view(np.uint8)
-        out[f"k{i}"] = (np.add.reduceat(hit, firsts, dtype=np.int64) if len(score) else np.zeros(0)).astype(np.float64)
-    top = np.where(usable, score, 0.0)  # scores are never negative
+        out[f"k{i}"] = np.bincount(group_of[top[rows] >= level], minlength=len(firsts)).astype(np.float64)
     out["top"] = (np.maximum.reduceat(top, firsts) if len(top) else np.zeros(0)).astype(np.float64)
     return pd.DataFrame(out)
 
