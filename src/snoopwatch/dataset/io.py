@@ -91,8 +91,8 @@ def one_malloc_arena() -> None:
     """On glibc, let threads allocate from the main malloc arena (mallopt M_ARENA_MAX = 1), as the
     environment variable MALLOC_ARENA_MAX=1 would. With an arena per thread, the blocks one thread frees
     stay reserved there while another allocates afresh: at 10M events, 25 bytes an event more at the
-    peak of the feature steps; reading 1M events from Parquet on Arrow's threads, about 30 MB more held
-    afterwards (and no faster). Process-wide and harmless elsewhere (one arena is what a single-threaded
+    peak of the feature steps; reading 1M events from Parquet on Arrow's threads, about 20 MB more held
+    afterwards and 25 MB more at detect's peak (and no faster). Process-wide and harmless elsewhere (one arena is what a single-threaded
     process has); a no-op off glibc."""
     if not sys.platform.startswith("linux"):
         return
