@@ -154,11 +154,11 @@ def compute_crowd(ctx: Context, wanted: set[str], out: dict[str, np.ndarray] | N
     # The history step's pair order, and its unit peer days (they read no other step): made here, on this
     # step's thread, so the history step, the last to start, has less to do (the peer days first: the
     # crowd needs no (pair, day) keys).
+    peers_wanted = "lone_repeat_no_case" in wanted
     peers = None
-    if crowd or "lone_repeat_no_case" in wanted:
+    if crowd or peers_wanted:
         sorted_pd, new_day = _pair_days(ctx, by_pair, new_pair)
-        if "lone_repeat_no_case" in wanted:
-            peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day)
+        peers = _peer_days_by_pair(ctx, has, by_pair, sorted_pd, new_day) if peers_wanted else None
         del sorted_pd
         if crowd:
             _crowd(ctx, by_pair, new_day, by_subject, out)
@@ -208,9 +208,9 @@ def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, sorte
     own_key = sorted_pd[starts]  # ascending
     back = np.minimum(day[first], PEER_WINDOW_DAYS)  # the window starts this many days before (not before day 0)
     peers = np.ones(len(starts), dtype=np.int32)  # unknown unit (or no subject): 1
-    # The user's own earlier days on the subject: (pair, day)s before this one and from the window's start.
-    mine = np.flatnonzero(has[first])
-    own = np.arange(len(mine)) - search_ascending(own_key[mine], own_key[mine] - back[mine])
+    # The user's own earlier days on the subject: the (pair, day)s before this one from the window's start
+    # (the keys ascend, and key - back stays among the pair's own keys).
+    own = np.arange(len(starts)) - search_ascending(own_key, own_key - back)
     # The unit's user-days on the subject (the user's own included) in the window: (subject, unit, day)
     # keys sorted; a key's earlier user-days are its run's start less the window's start.
     known = np.flatnonzero(has[first] & (ctx.unit[first] >= 0))
@@ -224,9 +224,7 @@ def _peer_days_by_pair(ctx: Context, has: np.ndarray, by_pair: np.ndarray, sorte
     unit_days = np.empty(len(known), dtype=np.int64)
     unit_days[order] = run_start - search_ascending(ordered, ordered - back[known][order])
     del order, ordered, run_start
-    own_of = np.zeros(len(starts), dtype=np.int64)
-    own_of[mine] = own
-    peers[known] = np.maximum(unit_days - own_of[known], 0)
+    peers[known] = np.maximum(unit_days - own[known], 0)
     # Back to every row, from its (pair, day) in pair order.
     run = np.cumsum(new_day)
     run -= 1
