@@ -191,3 +191,111 @@ def test_rejects_file_is_safe_to_open_in_a_spreadsheet(dataset: Path, tmp_path: 
     validate_dataset(dataset, rejects_dir=tmp_path / "rej")
     text = (tmp_path / "rej" / "events.rejects.csv").read_text()
     assert "'=HYPERLINK" in text
+
+
+# Values real exports carry that the tables cannot hold as they are, read as the format means them.
+
+def test_far_future_end_placeholder_reads_as_still_open(dataset: Path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cases = pd.read_csv(dataset / "cases.csv")
+    never = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+    closed = [never if pd.isna(v) else dt.datetime.fromisoformat(v) for v in cases["closed_at"]]
+    table = pa.table({"case_ref": cases["case_ref"], "unit": cases["unit"], "category": cases["category"],
+                      "opened_at": pd.to_datetime(cases["opened_at"], utc=True),
+                      "closed_at": pa.array(closed, pa.timestamp("us", tz="UTC"))})
+    (dataset / "cases.csv").unlink()
+    pq.write_table(table, dataset / "cases.parquet")
+    staff = (dataset / "staff.csv").read_text().splitlines()
+    staff[1] = staff[1][:-len("2019-09-02,")] + "2019-09-02,9999-12-31" if staff[1].endswith(",") else staff[1]
+    (dataset / "staff.csv").write_text("\n".join(staff) + "\n")
+    loaded = load_dataset(dataset, strict=False)
+    assert not loaded.rejects
+    reread = loaded.cases.set_index("case_ref")["closed_at"]
+    assert reread.isna().tolist() == cases["closed_at"].isna().tolist()  # the placeholders, and only they, are open
+    assert loaded.staff["end_date"].isna().all()
+    warned = [p for p in loaded.problems if p.message == "far-future time read as still open"]
+    assert {(p.file, p.column, p.level) for p in warned} == {("cases.parquet", "closed_at", "warning"),
+                                                             ("staff.csv", "end_date", "warning")}
+
+
+def test_time_outside_what_tables_hold_is_a_row_problem_not_a_crash(dataset: Path) -> None:
+    rows = "E1,2025-03-04T19:41:07Z,PC4412,view,P001001\nE2,9999-12-31T23:59:59Z,PC4412,view,P001001\n" \
+           "E3,0001-01-01T00:00:00Z,PC4412,view,P001001\nE4,1600-01-01T00:00:00+01:00,PC4412,view,P001001\n"
+    (dataset / "events.csv").write_text(HEADER + rows)
+    (dataset / "rosters.csv").write_text("user_id,start,end\nPC4412,2025-03-04T14:00:00Z,9999-12-31T00:00:00Z\n")
+    problems = validate_dataset(dataset).problems
+    problem = _only(problems, file="events.csv", column="timestamp")
+    assert problem.message == "time outside the years 1678 to 2261" and problem.rows == (2, 3, 4)
+    assert _only(problems, file="rosters.csv").level == "error"  # a roster's end is not open-ended
+    lenient = load_dataset(dataset, strict=False)
+    assert lenient.events["event_id"].tolist() == ["E1"]
+    assert lenient.rejects["events"]["event_id"].tolist() == ["E2", "E3", "E4"]
+
+
+@pytest.mark.parametrize("bad", ["inf", "-Infinity", "1e30", "99999999999999999999999", "n/a"])
+def test_unusable_optional_event_value_is_read_as_empty_and_the_event_kept(dataset: Path, bad: str) -> None:
+    (dataset / "events.csv").write_text("event_id,timestamp,user_id,action,result_count\n"
+                                        f"E1,2025-03-04T19:41:07Z,PC4412,search,3\nE2,2025-03-04T19:42:07Z,PC4412,search,{bad}\n")
+    loaded = load_dataset(dataset, strict=False)
+    assert loaded.events["event_id"].tolist() == ["E1", "E2"] and "events" not in loaded.rejects
+    assert loaded.events["result_count"].isna().tolist() == [False, True]
+    problem = _only(loaded.problems, column="result_count")
+    assert problem.level == "warning" and problem.rows == (2,) and "read as empty; the event is kept" in problem.message
+
+
+def test_result_count_out_of_range_in_parquet_is_read_as_empty(dataset: Path) -> None:
+    events = pd.read_csv(dataset / "events.csv")
+    events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True)
+    events["result_count"] = [float("inf"), 1e20] + [1.0] * (len(events) - 2)
+    (dataset / "events.csv").unlink()
+    events.to_parquet(dataset / "events.parquet", index=False)
+    loaded = load_dataset(dataset, strict=False)
+    assert len(loaded.events) == len(events)
+    assert loaded.events["result_count"].isna().sum() == 2 and (loaded.events["result_count"].dropna() == 1).all()
+
+
+def test_all_empty_end_column_without_a_time_zone_keeps_the_table(dataset: Path) -> None:
+    cases = pd.read_csv(dataset / "cases.csv")
+    cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True)
+    cases["closed_at"] = pd.Series(pd.NaT, index=cases.index, dtype="datetime64[ns]")  # (what pandas writes)
+    (dataset / "cases.csv").unlink()
+    cases.to_parquet(dataset / "cases.parquet", index=False)
+    loaded = load_dataset(dataset, strict=False)
+    assert len(loaded.cases) == len(cases) and loaded.cases["closed_at"].isna().all()
+    assert not [p for p in loaded.problems if p.level == "error"]
+
+
+def test_a_table_that_cannot_be_used_is_named_where_its_features_are_dropped(dataset: Path) -> None:
+    from snoopwatch.features.build import allowed_features
+
+    (dataset / "rosters.csv").write_text("user_id,start\nPC4412,2025-03-04T14:00:00Z\n")
+    loaded = load_dataset(dataset, strict=False)
+    why = "rosters was not used: rosters.csv, column end: required column missing"
+    assert why in allowed_features(loaded)[1]["off_roster"]
+    assert why in validate_dataset(dataset).features["roster"]
+
+
+def test_training_when_every_event_was_set_aside_names_the_cause(dataset: Path, tmp_path: Path) -> None:
+    rows = "".join(f"E{i},2025-03-04T19:{i:02d}:07,PC4412,view,P001001\n" for i in range(60))
+    (dataset / "events.csv").write_text(HEADER + rows)
+    result = CliRunner().invoke(cli, ["train", str(dataset), "--model", str(tmp_path / "m.skops")])
+    assert result.exit_code == 2, result.output
+    assert "60 event rows were set aside on reading, most for 'timestamp: timestamp has no offset'" in result.output
+    assert "--timezone" in result.output and "Traceback" not in result.output
+
+
+def test_period_that_ends_before_it_starts_is_a_warning(dataset: Path) -> None:
+    (dataset / "rosters.csv").write_text("user_id,start,end\nPC4412,2025-03-04T14:00:00Z,2025-03-04T13:00:00Z\n"
+                                         "PC4412,2025-03-05T14:00:00Z,2025-03-05T23:00:00Z\n")
+    problem = _only(validate_dataset(dataset).problems, file="rosters.csv")
+    assert (problem.level, problem.column, problem.message, problem.rows) == ("warning", "end", "end is before start", (1,))
+    assert len(load_dataset(dataset).rosters) == 2  # kept: a warning only
+
+
+def test_unknown_time_zone_is_refused_even_when_no_time_needs_it(dataset: Path) -> None:
+    with pytest.raises(DatasetError, match="unknown time zone 'Nowhere'"):
+        load_dataset(dataset, source_timezone="Nowhere")

@@ -34,6 +34,16 @@ source_timezone_option = click.option(
     help="IANA zone of times written without an offset (e.g. Europe/London); without it such times are errors.")
 
 
+def _set_aside_note(data, dataset: Path, skip: tuple[str, ...] = ()) -> str | None:
+    """'N row(s) could not be read ... (table n, ...)' for the rows loading set aside, or None."""
+    counts = {name: len(frame) for name, frame in data.rejects.items() if name not in skip and len(frame)}
+    if not counts:
+        return None
+    tables = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+    return (f"{sum(counts.values()):,} row(s) could not be read and were left out ({tables}); "
+            f"`snoopwatch validate {dataset} --rejects DIR` lists them with reasons")
+
+
 def _load(path: Path, source_timezone: str | None = None):
     """Lenient load without the answer key: bad rows are set aside (and written out), never dropped silently."""
     return load_dataset(path, strict=False, answer_key=False, source_timezone=source_timezone)
@@ -66,9 +76,9 @@ def train(dataset: Path, until: str | None, model_path: Path, seed: int, source_
     out.print(f"features used ({len(model.features)}): {', '.join(model.features)}")
     for name, why in env.get("dropped", {}).items():
         out.print(f"  dropped {name}: {why}")
-    set_aside = sum(len(f) for f in data.rejects.values())
-    if set_aside:
-        out.print(f"{set_aside:,} row(s) could not be read and were left out; `snoopwatch validate {dataset} --rejects DIR` lists them")
+    note = _set_aside_note(data, dataset)
+    if note:
+        out.print(note)
     out.print(f"model: {model_path} ({model.file_hash[:19]}...) in {time.perf_counter() - started:.1f} s")
 
 
@@ -124,6 +134,9 @@ def detect(dataset: Path, model_path: Path, since: str | None, scores_path: Path
                                   else Path("snoopwatch-rejects.csv"))
         _write_rejects(result.rejects, target)
         err.print(f"{len(result.rejects):,} event row(s) could not be scored; written with reasons to {target}")
+    note = _set_aside_note(data, dataset, skip=("events",))  # context rows: the features lacked them
+    if note:
+        err.print(f"context: {note}")
     for note in result.notes:
         err.print(f"note: {note}")
     for row in result.suppressed.itertuples(index=False):

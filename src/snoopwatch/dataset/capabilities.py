@@ -46,13 +46,23 @@ def _has(present: dict[str, set[str]], requirement: str) -> bool:
     )
 
 
-def feature_groups_allowed(present: dict[str, set[str]]) -> dict[str, str | None]:
+def missing_reason(needs: list[str], not_used: dict[str, str] | None = None) -> str:
+    """'needs a.x, b.y or c.z' for unmet requirements, with why a table they name was not used (from
+    Dataset.tables_not_used), e.g. a rosters file without its end column."""
+    text = "needs " + ", ".join(req.replace("|", " or ") for req in needs)
+    tables = dict.fromkeys(alt.split(".", 1)[0] for req in needs for alt in req.split("|"))
+    why = [f"{table} was not used: {not_used[table]}" for table in tables if not_used and table in not_used]
+    return text + (f" ({'; '.join(why)})" if why else "")
+
+
+def feature_groups_allowed(present: dict[str, set[str]], not_used: dict[str, str] | None = None) -> dict[str, str | None]:
     """Map each feature group to None when allowed, or to the reason it must be dropped.
 
-    `present` maps table name to the set of columns that table has (with at least one value).
+    `present` maps table name to the set of columns that table has (with at least one value); `not_used`
+    (Dataset.tables_not_used) says why a table the data set has a file of was not used.
     """
     result: dict[str, str | None] = {}
     for group in FEATURE_GROUPS:
-        missing = [req.replace("|", " or ") for req in group.needs if not _has(present, req)]
-        result[group.name] = None if not missing else "needs " + ", ".join(missing)
+        missing = [req for req in group.needs if not _has(present, req)]
+        result[group.name] = None if not missing else missing_reason(missing, not_used)
     return result

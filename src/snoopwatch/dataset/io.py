@@ -35,6 +35,7 @@ from snoopwatch.dataset.schema import (
     FLOAT,
     INT,
     JSONL_TABLES,
+    OPEN_ENDED,
     TABLES,
     TEXT,
     TIME,
@@ -54,6 +55,7 @@ class ColumnIssue:
     mask: np.ndarray
     reason: str
     hint: str
+    level: str = "error"  # "warning": the rows are kept (the value is read as empty or as said)
 
 
 @dataclass
@@ -217,25 +219,77 @@ def _as_category(series: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories, validate=False), index=series.index)
 
 
-def _to_utc(values: pd.Series, column: str, source_timezone: str | None) -> tuple[pd.Series, list[ColumnIssue]]:
-    """Parse instants to datetime64[ns, UTC]; times without an offset need an explicit source time zone."""
+# The instants datetime64[ns] can hold (1677-09-21 to 2262-04-11), whole seconds inside them: tables keep
+# nanoseconds, so an instant outside (a 9999-12-31 "no end" placeholder, a 0001-01-01 "unknown") is read
+# as empty and reported.
+_EARLIEST = pd.Timestamp.min.ceil("s").tz_localize("UTC")
+_LATEST = pd.Timestamp.max.floor("s").tz_localize("UTC")
+
+
+def _outside_range(stamps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(after _LATEST, before _EARLIEST) per row of tz-aware instants in any unit (missing: neither)."""
+    return (stamps > _LATEST).to_numpy(dtype=bool), (stamps < _EARLIEST).to_numpy(dtype=bool)
+
+
+def _range_issues(column: str, late: np.ndarray, early: np.ndarray, open_ended: bool) -> list[ColumnIssue]:
+    """Issues for instants outside what the tables hold: in an open-ended column (an empty end means still
+    open) a far-future one is a placeholder for the same, a warning; anything else outside is an error."""
+    issues = []
+    if open_ended and late.any():
+        issues.append(ColumnIssue(column, late, "far-future time read as still open",
+                                  "leave the cell empty for 'still open' (read the same way)", level="warning"))
+        late = np.zeros_like(late)
+    outside = late | early
+    if outside.any():
+        issues.append(ColumnIssue(column, outside, "time outside the years 1678 to 2261",
+                                  "correct the value, or leave the cell empty if it is not known"))
+    return issues
+
+
+def _in_range_ns(stamps: pd.Series, column: str, open_ended: bool) -> tuple[pd.Series, list[ColumnIssue]]:
+    """Tz-aware instants (any unit) as datetime64[ns, UTC], instants outside the range emptied (_range_issues
+    says which and how)."""
+    stamps = stamps.dt.tz_convert("UTC")
+    late, early = _outside_range(stamps)
+    if late.any() or early.any():
+        stamps = stamps.where(~(late | early))
+    return stamps.astype("datetime64[ns, UTC]"), _range_issues(column, late, early, open_ended)
+
+
+def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
+            open_ended: bool = False) -> tuple[pd.Series, list[ColumnIssue]]:
+    """Parse instants to datetime64[ns, UTC]; times without an offset need an explicit source time zone.
+    open_ended: an empty value means still open (a far-future placeholder reads the same)."""
     issues: list[ColumnIssue] = []
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         if getattr(values.dtype, "tz", None) is not None:
-            return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), issues
-        if source_timezone is None:
+            stamps = values
+        elif source_timezone is None:
             mask = values.notna().to_numpy()
-            issues.append(ColumnIssue(column, mask, "timestamp has no time zone",
-                                      "store it with a time zone, or name the source zone (--timezone Europe/London)"))
-            return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]"), issues
-        return _localize(values, source_timezone), issues
+            if mask.any():  # (an all-empty column without a zone lacks nothing)
+                issues.append(ColumnIssue(column, mask, "timestamp has no time zone",
+                                          "store it with a time zone, or name the source zone (--timezone Europe/London)"))
+            stamps = values.dt.tz_localize("UTC")
+        else:
+            stamps = _localize(values, source_timezone)
+        parsed, found = _in_range_ns(stamps, column, open_ended)
+        return parsed, issues + found
     text = _as_text(values)
     present = text.notna().to_numpy()
     has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
     naive = present & ~has_offset
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    late, early = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
+
+    def put(rows: np.ndarray, stamps: pd.Series) -> None:
+        """Parsed instants of the rows (tz-aware, any unit) into `parsed`, those out of range left empty."""
+        row_late, row_early = _outside_range(stamps)
+        late[np.flatnonzero(rows)[row_late]] = True
+        early[np.flatnonzero(rows)[row_early]] = True
+        parsed[rows] = stamps.where(~(row_late | row_early)).dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
     if has_offset.any():
-        parsed[has_offset] = pd.to_datetime(text[has_offset], utc=True, format="ISO8601", errors="coerce")
+        put(has_offset, pd.to_datetime(text[has_offset], utc=True, format="ISO8601", errors="coerce"))
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         if source_timezone is None:
@@ -246,44 +300,58 @@ def _to_utc(values: pd.Series, column: str, source_timezone: str | None) -> tupl
             if mask.any():
                 issues.append(ColumnIssue(column, mask, "timestamp has no offset",
                                           "write times with an offset (2025-03-04T21:45:12Z) or name the source zone (--timezone Europe/London)"))
-            parsed[naive] = local.dt.tz_localize("UTC")
+            put(naive, local.dt.tz_localize("UTC"))
         else:
-            parsed[naive] = _localize(local, source_timezone)
-    bad = present & parsed.isna().to_numpy()
-    bad_unflagged = bad.copy()
+            put(naive, _localize(local, source_timezone))
+    issues += _range_issues(column, late, early, open_ended)
+    bad_unflagged = present & parsed.isna().to_numpy() & ~late & ~early
     for issue in issues:
         bad_unflagged &= ~issue.mask
     if bad_unflagged.any():
         issues.append(ColumnIssue(column, bad_unflagged, "unparseable timestamp",
                                   "use ISO 8601 with an offset, e.g. 2025-03-04T21:45:12Z"))
-    return parsed.astype("datetime64[ns, UTC]"), issues
+    return parsed, issues
+
+
+def check_time_zone(zone: str) -> None:
+    """Refuse an unknown IANA zone name at once, whether or not any time turns out to need it."""
+    try:
+        pd.Timestamp("2025-01-01").tz_localize(zone)
+    except Exception as error:  # (as in _localize: unknown names come back as several exception types)
+        raise DatasetError(f"unknown time zone {zone!r}: use an IANA name such as Europe/London") from error
 
 
 def _localize(values: pd.Series, zone: str) -> pd.Series:
-    """Naive local times to UTC. In the repeated hour when clocks go back, the first (summer) reading is
-    taken; a time skipped when clocks go forward is moved forward."""
+    """Naive local times to UTC (in their own unit). In the repeated hour when clocks go back, the first
+    (summer) reading is taken; a time skipped when clocks go forward is moved forward."""
     try:
         ambiguous = np.ones(len(values), dtype=bool)
         local = values.dt.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_forward")
     except Exception as error:  # unknown zone names come back as several exception types
         raise DatasetError(f"unknown time zone {zone!r}: use an IANA name such as Europe/London") from error
-    return local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return local.dt.tz_convert("UTC")
 
 
-def _to_date(values: pd.Series, column: str) -> tuple[pd.Series, list[ColumnIssue]]:
+def _to_date(values: pd.Series, column: str, open_ended: bool = False) -> tuple[pd.Series, list[ColumnIssue]]:
+    """Calendar dates as datetime64[ns, UTC] at midnight (open_ended as for _to_utc)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         if getattr(values.dtype, "tz", None) is not None:
-            return values.dt.tz_convert("UTC").dt.normalize().astype("datetime64[ns, UTC]"), []
-        return values.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]"), []
+            return _in_range_ns(values.dt.tz_convert("UTC").dt.normalize(), column, open_ended)
+        return _in_range_ns(values.dt.normalize().dt.tz_localize("UTC"), column, open_ended)
     text = _as_text(values)
     parsed = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    out = parsed.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
-    bad = (text.notna() & out.isna()).to_numpy()
-    issues = [ColumnIssue(column, bad, "unparseable date", "write dates as YYYY-MM-DD")] if bad.any() else []
+    out, issues = _in_range_ns(parsed.dt.tz_localize("UTC"), column, open_ended)
+    flagged = np.zeros(len(values), dtype=bool)
+    for issue in issues:
+        flagged |= issue.mask
+    bad = (text.notna() & out.isna()).to_numpy() & ~flagged
+    if bad.any():
+        issues.append(ColumnIssue(column, bad, "unparseable date", "write dates as YYYY-MM-DD"))
     return out, issues
 
 
 def _to_number(values: pd.Series, column: str, kind: str) -> tuple[pd.Series, list[ColumnIssue]]:
+    issues: list[ColumnIssue] = []
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         numbers = values
     else:
@@ -291,15 +359,31 @@ def _to_number(values: pd.Series, column: str, kind: str) -> tuple[pd.Series, li
         numbers = pd.to_numeric(text.astype(object), errors="coerce")
         bad = (text.notna() & numbers.isna()).to_numpy()
         if bad.any():
-            return _finish_number(numbers, kind), [ColumnIssue(column, bad, "not a number", "leave the cell empty or write a number")]
-    return _finish_number(numbers, kind), []
+            issues.append(ColumnIssue(column, bad, "not a number", "leave the cell empty or write a number"))
+    numbers, found = _finish_number(numbers, column, kind)
+    return numbers, issues + found
 
 
-def _finish_number(numbers: pd.Series, kind: str) -> pd.Series:
-    if kind == INT:  # (whole numbers already need no rounding: a pass over every row saved)
-        whole = pd.api.types.is_integer_dtype(numbers.dtype)
-        return (numbers if whole else numbers.round()).astype("Int64")
-    return numbers.astype("float64")
+# Whole numbers a float64 holds exactly: an int column's values beyond it (or infinite) are not counts.
+_LARGEST_WHOLE = 2.0 ** 53
+
+
+def _finish_number(numbers: pd.Series, column: str, kind: str) -> tuple[pd.Series, list[ColumnIssue]]:
+    """Numbers as Int64 (rounded) or float64; infinite values, and whole numbers beyond 2**53, are read as
+    empty and reported."""
+    if kind == INT and pd.api.types.is_integer_dtype(numbers.dtype) and str(numbers.dtype).lower() != "uint64":
+        return numbers.astype("Int64"), []  # (whole numbers already: no rounding, nothing out of range)
+    floats = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    limit = _LARGEST_WHOLE if kind == INT else np.inf
+    with np.errstate(invalid="ignore"):
+        outside = ~np.isnan(floats) & (np.isinf(floats) | (np.abs(floats) > limit))
+    issues = []
+    if outside.any():
+        floats = np.where(outside, np.nan, floats)
+        issues.append(ColumnIssue(column, outside, "number out of range",
+                                  "write a finite number" + (" (whole, at most 2**53)" if kind == INT else "")))
+    out = pd.Series(floats, index=numbers.index)
+    return (out.round().astype("Int64") if kind == INT else out), issues
 
 
 def coerce_table(name: str, raw: pd.DataFrame, source_timezone: str | None = None) -> ReadResult:
@@ -310,10 +394,11 @@ def coerce_table(name: str, raw: pd.DataFrame, source_timezone: str | None = Non
     for column in raw.columns:
         values = raw[column].reset_index(drop=True)
         kind = spec.kind(column) if column in spec.columns else TEXT
+        open_ended = column in OPEN_ENDED.get(name, ())
         if kind == TIME:
-            frame[column], found = _to_utc(values, column, source_timezone)
+            frame[column], found = _to_utc(values, column, source_timezone, open_ended)
         elif kind == DATE:
-            frame[column], found = _to_date(values, column)
+            frame[column], found = _to_date(values, column, open_ended)
         elif kind in (INT, FLOAT):
             frame[column], found = _to_number(values, column, kind)
         elif kind == CATEGORY:

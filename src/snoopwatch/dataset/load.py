@@ -16,6 +16,7 @@ import pyarrow as pa
 from snoopwatch.dataset.io import (
     ColumnIssue,
     arrow_allocates_from_malloc,
+    check_time_zone,
     distinct_text,
     read_table,
     strictly_ascending_text,
@@ -28,6 +29,7 @@ from snoopwatch.dataset.schema import (
     FORMAT_VERSION,
     KNOWN_EXTRA_FILES,
     MANIFEST,
+    PERIODS,
     REQUIRED_VALUES,
     TABLES,
     TIME,
@@ -90,8 +92,17 @@ def _check_table(name: str, path: Path, frame: pd.DataFrame, issues: list[Column
                                 "export the table again, or remove the file if it has nothing to say"))
         return problems, bad
     for issue in issues:
-        problems.append(_row_problem(path.name, issue.column, issue.mask, issue.reason, issue.hint))
-        bad[f"{issue.column}: {issue.reason}"] = issue.mask
+        if not issue.mask.any():
+            continue
+        reason, level = issue.reason, issue.level
+        if level == "error" and name == "events" and issue.column not in spec.required:
+            # An event is scored without an optional value: the value is read as empty, the event kept.
+            reason, level = f"{reason} (read as empty; the event is kept)", "warning"
+        problems.append(_row_problem(path.name, issue.column, issue.mask, reason, issue.hint, level))
+        if level == "error":
+            bad[f"{issue.column}: {issue.reason}"] = issue.mask
+        else:  # (the readers leave such values empty already; this makes sure of it)
+            frame[issue.column] = frame[issue.column].mask(pd.Series(issue.mask, index=frame.index))
     for column in REQUIRED_VALUES[name]:
         empty = frame[column].isna().to_numpy().copy()
         already = np.zeros(len(frame), dtype=bool)
@@ -102,6 +113,12 @@ def _check_table(name: str, path: Path, frame: pd.DataFrame, issues: list[Column
             problems.append(_row_problem(path.name, column, empty, "required value is empty",
                                          f"every {name} row needs a {column}"))
             bad[f"{column}: required value is empty"] = empty
+    for table, first, last in PERIODS:
+        if table == name and first in frame.columns and last in frame.columns:
+            backwards = (frame[last] < frame[first]).to_numpy(dtype=bool)  # (an empty end compares False)
+            if backwards.any():
+                problems.append(_row_problem(path.name, last, backwards, f"{last} is before {first}",
+                                             "check both times: such a period covers no time at all", "warning"))
     for column in spec.unique:
         if column in frame.columns:
             dup = _duplicated(frame[column])
@@ -212,6 +229,8 @@ def _load_dataset(directory: Path, strict: bool, source_timezone: str | None, an
         raise DatasetError(f"{directory}: no such directory; give the folder that holds events.csv or events.parquet")
     if not directory.is_dir():
         raise DatasetError(f"{directory}: is a file; give the folder that holds it")
+    if source_timezone is not None:
+        check_time_zone(source_timezone)
     files, problems = find_table_files(directory)
     if "events" not in files:
         raise DatasetError(f"{directory}: no events table; a data set needs events.csv, events.csv.gz, events.parquet or events.jsonl",

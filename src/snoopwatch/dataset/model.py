@@ -64,6 +64,25 @@ class Dataset:
             return True
         return column in frame.columns and bool(frame[column].notna().any())
 
+    def tables_not_used(self) -> dict[str, str]:
+        """Table -> why the data set's file of it gave nothing to use (a required column missing, no rows,
+        every row set aside), so that what is dropped for want of it can say why."""
+        why: dict[str, str] = {}
+        for problem in self.problems:  # (file-level problems have no rows)
+            name = next((t for t in TABLES if problem.file.startswith(t + ".")), None)
+            if not problem.count and name and name not in self.tables:  # (an empty file is only a warning)
+                column = f", column {problem.column}" if problem.column else ""
+                why.setdefault(name, f"{problem.file}{column}: {problem.message}")
+        for name, frame in self.tables.items():
+            if not len(frame):
+                rejected = self.rejects.get(name)
+                if rejected is not None and len(rejected):
+                    reason = rejected["reject_reason"].value_counts().index[0]
+                    why[name] = f"every one of its {len(rejected):,} rows was set aside ({reason})"
+                else:
+                    why[name] = "it has no rows"
+        return why
+
     def present_columns(self) -> dict[str, set[str]]:
         """Table -> columns that hold at least one value."""
         return {

@@ -136,6 +136,13 @@ TABLES: dict[str, TableSpec] = {
 # Required values: a row with one of these empty cannot be used.
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {name: spec.required for name, spec in TABLES.items()}
 
+# Periods a row spans, as (table, start column, end column): an end before its start is worth a warning.
+PERIODS = (("staff", "start_date", "end_date"), ("cases", "opened_at", "closed_at"),
+           ("case_staff", "from", "to"), ("rosters", "start", "end"))
+# Ends whose empty value means "still open" (DATASET.md), per table; a far-future placeholder such as
+# 9999-12-31 in them means the same.
+OPEN_ENDED: dict[str, tuple[str, ...]] = {"staff": ("end_date",), "cases": ("closed_at",), "case_staff": ("to",)}
+
 # Tables that hold the answer key: train and detect never read them.
 ANSWER_KEY_TABLES = ("labels", "instances")
 CONTEXT_TABLES = ("staff", "subjects", "cases", "case_subjects", "case_staff", "rosters", "associations")

@@ -45,7 +45,7 @@ def summarize(dataset: Dataset) -> ValidationReport:
         time_span=span,
         users=int(events["user_id"].nunique()) if events is not None else 0,
         subjects_seen=int(events["subject_id"].nunique()) if events is not None and "subject_id" in events else 0,
-        features=feature_groups_allowed(dataset.present_columns()),
+        features=feature_groups_allowed(dataset.present_columns(), dataset.tables_not_used()),
         problems=tuple(dataset.problems),
     )
 

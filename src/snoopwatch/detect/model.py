@@ -210,6 +210,14 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     until_ts = parse_instant(until, "--until")
     history = restrict(dataset, until_ts)
     if len(history.events) < MIN_TRAINING_EVENTS:
+        rejected = dataset.rejects.get("events")
+        if rejected is not None and len(rejected):  # the likelier cause: say it first
+            reason = rejected["reject_reason"].value_counts().index[0]
+            hint = next((p.hint for p in dataset.problems if p.file.startswith("events.") and p.count
+                         and reason.startswith(f"{p.column}: {p.message}")), "")
+            raise DatasetError(f"only {len(history.events)} events before {until or 'the end'} can be used: "
+                               f"{len(rejected):,} event rows were set aside on reading, most for '{reason}'"
+                               + (f" ({hint})" if hint else "") + f"; training needs at least {MIN_TRAINING_EVENTS}")
         raise DatasetError(f"only {len(history.events)} events before {until or 'the end'}; "
                            f"training needs at least {MIN_TRAINING_EVENTS} (move --until later)")
     fs = build_features(history, progress=progress)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from snoopwatch.dataset.capabilities import missing_reason
 from snoopwatch.dataset.io import one_malloc_arena
 from snoopwatch.dataset.model import Dataset
 from snoopwatch.errors import DatasetError
@@ -149,11 +150,12 @@ def _satisfied(present: dict[str, set[str]], requirement: str) -> bool:
 def allowed_features(dataset: Dataset) -> tuple[list[str], dict[str, str]]:
     """(feature names the data set allows, {dropped feature: why})."""
     present = _present(dataset)
+    not_used = dataset.tables_not_used()
     used, dropped = [], {}
     for spec in FEATURES:
-        missing = [r.replace("|", " or ") for r in spec.requirements if not _satisfied(present, r)]
+        missing = [r for r in spec.requirements if not _satisfied(present, r)]
         if missing:
-            dropped[spec.name] = f"{spec.group}: needs " + ", ".join(missing)
+            dropped[spec.name] = f"{spec.group}: " + missing_reason(missing, not_used)
         else:
             used.append(spec.name)
     return used, dropped
