@@ -81,6 +81,20 @@ def test_bad_rows_are_counted_and_written(data_dir, model_path, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 event row(s) could not be scored" in result.output
     assert "E999999" in rejects.read_text()
+    assert "context:" not in result.output  # (no context row was set aside)
+
+
+def test_context_rows_set_aside_are_counted(data_dir, model_path, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in data_dir.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    staff = pd.read_csv(broken / "staff.csv", dtype=str)
+    pd.concat([staff, staff.iloc[:2]]).to_csv(broken / "staff.csv", index=False)  # two repeated user ids
+    result = CliRunner().invoke(cli, ["detect", str(broken), "--model", str(model_path), "--since", "2025-01-25",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "context: 2 row(s) could not be read and were left out (staff 2)" in result.output
 
 
 @pytest.mark.parametrize("args,message", [

@@ -95,3 +95,56 @@ def test_cli_convert_csv(export, tmp_path):
     assert "5 record(s) read" in result.output and "rejected: 3" in result.output
     written = pd.read_csv(tmp_path / "out" / "events.csv")
     assert written["action"].tolist() == ["search", "view"]
+
+
+# Exports as real tools write them.
+
+@pytest.mark.parametrize("name, content, says", [
+    ("ragged.csv", b"ts,officer,what\n2025-03-04T09:00:00Z,PC1,search,\n", "Expected 3 columns, got 4"),
+    ("latin1.csv", b"ts,officer,what\n2025-03-04T09:00:00Z,O\xe9,search\n", "valid csv in UTF-8"),
+    ("twice.csv", b"ts,officer,what,ts\n2025-03-04T09:00:00Z,PC1,search,x\n", "column 'ts' appears more than once"),
+    ("broken.jsonl", b'{"ts":"2025-03-04T09:00:00Z","officer":"PC1","what":"search"}\n{"ts": broken\n', "at line 2"),
+])
+def test_unreadable_export_is_a_clear_error_not_a_traceback(tmp_path, name, content, says):
+    (tmp_path / name).write_bytes(content)
+    result = CliRunner().invoke(cli, ["convert", "csv", str(tmp_path / name), "--map",
+                                      "timestamp=ts,user_id=officer,action=what", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+
+
+def test_numeric_ids_beside_empty_cells_and_padded_values_read_as_the_reader_reads_them(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"ts":"2025-03-04T09:00:00Z","officer":1234,"what":"QRY   ","nominal":5551}\n'
+                    '{"ts":"2025-03-04T09:00:01Z","officer":1234,"what":" DSP","nominal":null}\n')
+    report = convert_table(path, {"timestamp": "ts", "user_id": "officer", "action": "what", "subject_id": "nominal"},
+                           tmp_path / "out", values={"action": {"QRY": "search", "DSP": "view"}})
+    events = load_dataset(report.out).events
+    assert events["subject_id"].astype(object).tolist()[0] == "5551"  # not "5551.0"
+    assert events["user_id"].astype(str).tolist() == ["1234", "1234"]
+    assert events["action"].astype(str).tolist() == ["search", "view"]
+
+
+def test_a_date_alone_has_no_offset(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("ts,officer,what\n2025-03-04,PC1,search\n2025-03-04T09:00:00Z,PC1,view\n")
+    columns = {"timestamp": "ts", "user_id": "officer", "action": "what"}
+    report = convert_table(path, columns, tmp_path / "out")
+    assert [str(t) for t in load_dataset(report.out).events["timestamp"]] == ["2025-03-04 09:00:00+00:00"]
+    assert any("timestamp has no offset" in reason for reason in report.rejected)
+    zoned = convert_table(path, columns, tmp_path / "zoned", timezone="America/New_York")
+    assert [str(t) for t in load_dataset(zoned.out).events["timestamp"]] == [
+        "2025-03-04 05:00:00+00:00", "2025-03-04 09:00:00+00:00"]
+
+
+def test_converting_again_replaces_its_own_output_and_refuses_to_mix_with_other_tables(export, tmp_path):
+    out = tmp_path / "out"
+    first = convert_table(export, COLUMNS, out, timezone="Europe/London")
+    assert (out / "rejects" / "events.rejects.csv").exists() and sum(first.rejected.values()) == 3
+    clean = tmp_path / "clean.csv"
+    clean.write_text(EXPORT.split("A3,")[0], encoding="utf-8")  # the first two rows only: nothing to reject
+    again = convert_table(clean, COLUMNS, out, timezone="Europe/London")
+    assert again.converted == 2 and not (out / "rejects" / "events.rejects.csv").exists()  # no stale rejects
+    (out / "labels.csv").write_text("event_id,scenario,instance_id\nA1,S3,I1\n")
+    with pytest.raises(ConversionError, match="already holds labels.csv"):
+        convert_table(clean, COLUMNS, out, timezone="Europe/London")

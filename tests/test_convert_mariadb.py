@@ -76,3 +76,11 @@ def test_convert_and_cli(tmp_path):
     assert again["event_id"].tolist() == events["event_id"].tolist()
     no_zone = CliRunner().invoke(cli, ["convert", "mariadb", str(LOG), "--mapping", str(MAPPING), "--out", str(tmp_path / "c")])
     assert no_zone.exit_code == 2 and "--timezone" in no_zone.output
+
+
+def test_backquoted_identifiers_name_the_subject(tmp_path):
+    log = tmp_path / "server_audit.log"
+    log.write_text("20250304 19:41:07,intel-db01,rms_app,10.1.2.3,41,118,QUERY,intel,'/* user=PC4412 */ SELECT * "
+                   "FROM `intel`.`people` WHERE `people`.`person_id` = \\'P6\\'',0\n")
+    rows, report = mariadb_rows([log], load_mapping(MAPPING), timezone="Europe/London")
+    assert [(r["query_type"], r["subject_id"]) for r in rows] == [("person", "P6")], report

@@ -224,3 +224,33 @@ def test_any_statement_and_parameters_survive_three_levels_of_csv(tmp_path_facto
     frame, report = _rows([log])
     assert report.records == 1 and report.converted == 1
     assert frame["subject_id"].tolist() == [params[0] or None]
+
+
+def test_quoted_mixed_case_table_names_match_the_mapping(tmp_path):
+    log = tmp_path / "quoted.log"
+    log.write_text('2025-03-04 10:00:00.100 UTC [100] sw_pc1@intel rms LOG:  AUDIT: SESSION,1,1,READ,SELECT,TABLE,'
+                   'intel."People","SELECT * FROM intel.""People"" p WHERE p.person_id = $1",P9\n')
+    for name in ("intel.People", 'intel."People"', "People"):
+        mapping = parse_mapping({"tables": {name: {"query_type": "person", "subject_param": 1}},
+                                 "user": {"from": ["role"], "role_pattern": "^sw_(?P<user>.+)$"}})
+        rows, report = pgaudit_rows([log], mapping, prefix=PREFIX)
+        assert [(r["query_type"], r["subject_id"]) for r in rows] == [("person", "P9")], (name, report)
+
+
+def test_a_line_the_prefix_does_not_fit_is_read_quickly(tmp_path):
+    import time
+
+    log = tmp_path / "busy.log"
+    log.write_text("2025-03-04 10:00:00.100 UTC [99] LOG:  checkpoint complete: " + "a@b c" * 3000 + "\n")
+    started = time.perf_counter()
+    _, report = pgaudit_rows([log], load_mapping(MAPPING), prefix="%m [%p] %u@%d %a ")
+    # (the one regular expression took over two minutes on this line)
+    assert time.perf_counter() - started < 5
+    assert report.records == report.accounted == 1 and sum(report.rejected.values()) == 1
+
+
+def test_ignore_roles_may_be_one_name_and_tags_may_be_comma_separated():
+    mapping = parse_mapping({"tables": {"people": {"query_type": "person"}}, "user": {"ignore_roles": "postgres"}})
+    assert mapping.ignore_roles == frozenset({"postgres"})
+    assert parse_tag("SELECT 1 /* user=PC1, case=CR/1 */")["user"] == "PC1"
+    assert parse_tag("SELECT 1 /*user='PC 1',case='X'*/") == {"user": "PC 1", "case": "X"}

@@ -209,17 +209,17 @@ def test_far_future_end_placeholder_reads_as_still_open(dataset: Path) -> None:
                       "closed_at": pa.array(closed, pa.timestamp("us", tz="UTC"))})
     (dataset / "cases.csv").unlink()
     pq.write_table(table, dataset / "cases.parquet")
-    staff = (dataset / "staff.csv").read_text().splitlines()
-    staff[1] = staff[1][:-len("2019-09-02,")] + "2019-09-02,9999-12-31" if staff[1].endswith(",") else staff[1]
-    (dataset / "staff.csv").write_text("\n".join(staff) + "\n")
+    staff = pd.read_csv(dataset / "staff.csv", dtype=str)
+    staff["end_date"] = "9999-12-31"
+    staff.to_csv(dataset / "staff.csv", index=False)
     loaded = load_dataset(dataset, strict=False)
     assert not loaded.rejects
     reread = loaded.cases.set_index("case_ref")["closed_at"]
     assert reread.isna().tolist() == cases["closed_at"].isna().tolist()  # the placeholders, and only they, are open
     assert loaded.staff["end_date"].isna().all()
-    warned = [p for p in loaded.problems if p.message == "far-future time read as still open"]
-    assert {(p.file, p.column, p.level) for p in warned} == {("cases.parquet", "closed_at", "warning"),
-                                                             ("staff.csv", "end_date", "warning")}
+    warned = {(p.file, p.column, p.level, p.message) for p in loaded.problems if p.message.startswith("far-future")}
+    assert warned == {("cases.parquet", "closed_at", "warning", "far-future time read as still open"),
+                      ("staff.csv", "end_date", "warning", "far-future date read as still open")}
 
 
 def test_time_outside_what_tables_hold_is_a_row_problem_not_a_crash(dataset: Path) -> None:
@@ -256,6 +256,32 @@ def test_result_count_out_of_range_in_parquet_is_read_as_empty(dataset: Path) ->
     loaded = load_dataset(dataset, strict=False)
     assert len(loaded.events) == len(events)
     assert loaded.events["result_count"].isna().sum() == 2 and (loaded.events["result_count"].dropna() == 1).all()
+    assert _only(loaded.problems, column="result_count").rows == (1, 2)
+
+
+@pytest.mark.parametrize("dtype", ["uint64", "uint64[pyarrow]"])
+def test_unsigned_counts_beyond_what_int64_holds_are_read_as_empty(dataset: Path, dtype: str) -> None:
+    events = pd.read_csv(dataset / "events.csv")
+    events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True)
+    events["result_count"] = pd.Series([2**64 - 1, 2**53 + 1] + [1] * (len(events) - 2), dtype=dtype)
+    (dataset / "events.csv").unlink()
+    events.to_parquet(dataset / "events.parquet", index=False)
+    loaded = load_dataset(dataset, strict=False)
+    assert len(loaded.events) == len(events)
+    assert loaded.events["result_count"].tolist()[:2] == [pd.NA, 2**53 + 1]  # exact, not rounded through a float
+    assert _only(loaded.problems, column="result_count").rows == (1,)
+
+
+def test_far_future_text_end_beside_nanosecond_times_reads_as_still_open(dataset: Path) -> None:
+    cases = pd.read_csv(dataset / "cases.csv", dtype=str)
+    cases.loc[0, "closed_at"] = "2025-03-20T12:00:00.123456789Z"  # (pandas then parses the column in ns)
+    cases.loc[1, "closed_at"] = "9999-12-31T00:00:00Z"
+    cases.to_csv(dataset / "cases.csv", index=False)
+    loaded = load_dataset(dataset, strict=False)
+    assert "cases" not in loaded.rejects
+    closed = loaded.cases["closed_at"]
+    assert closed.iloc[0] == pd.Timestamp("2025-03-20T12:00:00.123456789Z") and pd.isna(closed.iloc[1])
+    assert _only(loaded.problems, file="cases.csv").message == "far-future time read as still open"
 
 
 def test_all_empty_end_column_without_a_time_zone_keeps_the_table(dataset: Path) -> None:
@@ -284,13 +310,13 @@ def test_training_when_every_event_was_set_aside_names_the_cause(dataset: Path, 
     (dataset / "events.csv").write_text(HEADER + rows)
     result = CliRunner().invoke(cli, ["train", str(dataset), "--model", str(tmp_path / "m.skops")])
     assert result.exit_code == 2, result.output
-    assert "60 event rows were set aside on reading, most for 'timestamp: timestamp has no offset'" in result.output
+    assert "60 event row(s) were set aside on reading, most for 'timestamp: timestamp has no offset'" in result.output
     assert "--timezone" in result.output and "Traceback" not in result.output
 
 
 def test_period_that_ends_before_it_starts_is_a_warning(dataset: Path) -> None:
     (dataset / "rosters.csv").write_text("user_id,start,end\nPC4412,2025-03-04T14:00:00Z,2025-03-04T13:00:00Z\n"
-                                         "PC4412,2025-03-05T14:00:00Z,2025-03-05T23:00:00Z\n")
+                                         "PC4412,2025-03-05T14:00:00Z,2025-03-05T14:00:00Z\n")  # (no time: fine)
     problem = _only(validate_dataset(dataset).problems, file="rosters.csv")
     assert (problem.level, problem.column, problem.message, problem.rows) == ("warning", "end", "end is before start", (1,))
     assert len(load_dataset(dataset).rosters) == 2  # kept: a warning only
@@ -299,3 +325,29 @@ def test_period_that_ends_before_it_starts_is_a_warning(dataset: Path) -> None:
 def test_unknown_time_zone_is_refused_even_when_no_time_needs_it(dataset: Path) -> None:
     with pytest.raises(DatasetError, match="unknown time zone 'Nowhere'"):
         load_dataset(dataset, source_timezone="Nowhere")
+
+
+def test_a_table_whose_every_row_was_set_aside_is_named_with_the_reason(dataset: Path) -> None:
+    from snoopwatch.features.build import allowed_features
+
+    (dataset / "rosters.csv").write_text("user_id,start,end\nPC4412,2025-03-04T14:00:00,2025-03-04T23:00:00\n")
+    why = allowed_features(load_dataset(dataset, strict=False))[1]["off_roster"]
+    assert "rosters was not used: every one of its 1 rows was set aside (start: timestamp has no offset" in why
+
+
+def test_too_few_events_before_until_still_says_move_until(dataset: Path) -> None:
+    from snoopwatch.detect import train
+
+    rows = "".join(f"E{i},2025-03-{4 + i // 40:02d}T19:{i % 40:02d}:07Z,PC4412,view,P001001\n" for i in range(120))
+    (dataset / "events.csv").write_text(HEADER + rows + "E999,2025-03-09T10:00:00,PC4412,view,P001001\n")
+    with pytest.raises(DatasetError, match=r"move --until later\); 1 event row\(s\) were also set aside"):
+        train(load_dataset(dataset, strict=False), until="2025-03-05")
+
+
+def test_open_ended_columns_are_optional_ones() -> None:
+    from snoopwatch.dataset.schema import OPEN_ENDED, PERIODS, TABLES
+
+    for table, columns in OPEN_ENDED.items():  # (an emptied required value would set the row aside)
+        assert not set(columns) & set(TABLES[table].required)
+    for table, first, last in PERIODS:
+        assert {first, last} <= set(TABLES[table].columns)

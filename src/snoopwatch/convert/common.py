@@ -22,6 +22,7 @@ import pandas as pd
 from snoopwatch.atomic import atomic_path
 from snoopwatch.csvsafe import neutralise_csv_value
 from snoopwatch.dataset import load_dataset, save_dataset, write_table
+from snoopwatch.dataset.io import table_name
 from snoopwatch.dataset.schema import ANSWER_KEY_TABLES, CONTEXT_TABLES, TABLES
 from snoopwatch.errors import ConversionError
 
@@ -155,6 +156,17 @@ def localise(naive: dt.datetime, tz: ZoneInfo, abbreviation: str | None = None) 
     return first
 
 
+def _refuse_stale_tables(out: Path, writing: set[str]) -> None:
+    """Refuse to convert into a folder holding tables this conversion does not write (labels or staff of an
+    earlier run, or another data set): they would be read with the new events as one data set."""
+    if not out.is_dir():
+        return
+    stale = sorted(path.name for path in out.iterdir() if table_name(path) not in (None, *writing))
+    if stale:
+        raise ConversionError(f"{out} already holds {', '.join(stale)}, which this conversion does not write and which "
+                              "would be read with the new events; remove them or convert into an empty folder")
+
+
 def finish(
     rows: list[dict],
     report: ConversionReport,
@@ -195,11 +207,11 @@ def finish(
                 n = records_per_row[int(position) - 1]
                 report.converted -= n
                 report.rejected[f"event set aside: {reason}"] += n
-            write_table(set_aside, rejects_dir / "events.rejects.csv", "events")
             report.check_accounting()
         tables["events"] = events
     else:
         tables["events"] = frame
+        set_aside = None
     report.events = len(tables["events"])
     if context is not None:
         wanted = CONTEXT_TABLES + (ANSWER_KEY_TABLES if answer_key else ())
@@ -218,11 +230,19 @@ def finish(
     manifest = {"generator": "snoopwatch convert", "conversion": report.as_manifest()}
     if context is not None:
         manifest["context_from"] = str(context)
+    _refuse_stale_tables(out, set(tables))
+    for name in ("events.rejects.csv", LOG_REJECTS_FILE):  # (a former run's, in the folder conversions own)
+        (rejects_dir / name).unlink(missing_ok=True)
+    if set_aside is not None and len(set_aside):
+        write_table(set_aside, rejects_dir / "events.rejects.csv", "events")
     if report.rejects:
         report.rejects_file = write_log_rejects(report.rejects, rejects_dir / LOG_REJECTS_FILE)
     if not len(tables["events"]):
-        raise ConversionError(f"no events were converted from {', '.join(report.files) or 'the input'}; "
-                              "check the mapping (tables, user source) against the summary of skipped lines")
+        why = (report.skipped + report.rejected).most_common(3)
+        found = "; ".join(f"{reason}: {count:,}" for reason, count in why) or "it holds no records"
+        raise ConversionError(f"no events were converted from {', '.join(report.files) or 'the input'} "
+                              f"({report.records:,} record(s); {found}); check the mapping (tables, user source) "
+                              "or, for a plain stderr log, --prefix")
     save_dataset(tables, out, fmt=fmt, manifest=manifest)
     report.out = out
     return report

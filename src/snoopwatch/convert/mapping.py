@@ -41,7 +41,9 @@ DEFAULT_ACTIONS = (
 )
 
 _TAG_COMMENT = re.compile(r"/\*(.*?)\*/", re.S)
-_TAG_PAIR = re.compile(r'([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+# key=value pairs of a tag comment, separated by spaces or commas (/* user=PC1, case=X */); a value may be
+# quoted in double or single quotes (sqlcommenter writes key='value').
+_TAG_PAIR = re.compile(r"""([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"',]*)""")
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,20 @@ class TableRule:
     pattern: re.Pattern | None = None
 
     def matches(self, table: str) -> bool:
-        """`intel.people` matches a rule for `intel.people` or for `people` (any schema); case-insensitive."""
-        table = table.strip('"').lower()
-        name = self.name.lower()
+        """`intel.people` matches a rule for `intel.people` or for `people` (any schema); case-insensitive,
+        whatever the quoting of either (`intel."People"`, `"intel"."people"`)."""
+        table, name = _unquoted(table), _unquoted(self.name)
         return table == name or ("." not in name and table.rsplit(".", 1)[-1] == name)
+
+
+_IDENTIFIER = re.compile(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^."`]+')
+
+
+def _unquoted(name: str) -> str:
+    """A dotted table name without identifier quotes ("..." or `...`), in lower case."""
+    parts = [part[1:-1].replace(part[0] * 2, part[0]) if part[0] in '"`' else part.strip()
+             for part in _IDENTIFIER.findall(name.strip())]
+    return ".".join(parts).lower()
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,7 @@ def _compile(pattern: str | None, where: str) -> re.Pattern | None:
 def _subject_pattern(column: str) -> re.Pattern:
     col = re.escape(column)
     return re.compile(
-        rf"""(?is)(?<![\w$."])(?:[A-Za-z_]\w*\.)?"?{col}"?\s*=\s*"""
+        rf"""(?is)(?<![\w$."`])(?:[`"]?[A-Za-z_]\w*[`"]?\.)?[`"]?{col}[`"]?\s*=\s*"""
         rf"""(?:\$(\d+)|'((?:[^'\\]|''|\\.)*)'|(-?\d+(?:\.\d+)?)(?![\w.]))"""
     )
 
@@ -127,6 +139,15 @@ def _as_set(value, where: str) -> frozenset[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConversionError(f"mapping {where}: give a command name or a list of names, e.g. [\"SELECT\"]")
     return frozenset(v.upper() for v in value)
+
+
+def _names(value, where: str) -> frozenset[str]:
+    """A name or a list of names, as given (a lone string is one name, not its letters)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConversionError(f"mapping {where}: give a name or a list of names, e.g. [\"postgres\"]")
+    return frozenset(value)
 
 
 def parse_mapping(data: dict, path: str | None = None) -> Mapping:
@@ -176,7 +197,7 @@ def parse_mapping(data: dict, path: str | None = None) -> Mapping:
         tables=tuple(tables), actions=tuple(actions), user_from=tuple(sources),
         role_pattern=_compile(user.get("role_pattern"), "[user] role_pattern"),
         application_pattern=_compile(user.get("application_pattern"), "[user] application_pattern"),
-        user_case=case, ignore_roles=frozenset(user.get("ignore_roles", [])), tag_keys=tag_keys,
+        user_case=case, ignore_roles=_names(user.get("ignore_roles", []), f"{where}: [user] ignore_roles"), tag_keys=tag_keys,
         system=data.get("system"), path=path,
     )
 
@@ -200,7 +221,7 @@ def parse_tag(text: str) -> dict[str, str]:
         if pairs:
             out = {}
             for key, value in pairs:
-                if value.startswith('"'):
+                if value[:1] in ('"', "'"):
                     value = re.sub(r"\\(.)", r"\1", value[1:-1])
                 out[key] = value
             return out

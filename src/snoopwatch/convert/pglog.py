@@ -212,8 +212,36 @@ _PREFIX_ESCAPES = {
 }
 
 
-def compile_prefix(prefix: str) -> re.Pattern:
-    """A regular expression for lines written with `log_line_prefix` = prefix, ending at the severity."""
+# A line's prefix ends where its severity does, at the first ":  " (colon, two spaces) that follows a
+# severity word (LOG, ERROR, DEBUG1) and leaves a text the prefix fits. Only the first _PREFIX_REACH
+# characters are searched: a prefix expands to far less, and the prefix's lazy wildcards (%u, %d, %a) then
+# never backtrack over a long message (on a line the prefix does not fit, that took time cubic in its length).
+_SEVERITY_END = re.compile(r"[A-Z]+[0-9]?:  ")
+_SEVERITY_WORD = re.compile(r"[A-Z]+[0-9]?")
+_PREFIX_REACH = 1000
+
+
+@dataclass(frozen=True)
+class PrefixPattern:
+    """Lines written with one `log_line_prefix`: match(line) gives the prefix's fields, the severity and the
+    message, or None when the line does not start with the prefix."""
+
+    head: re.Pattern  # the prefix alone (what precedes the severity)
+
+    def match(self, line: str) -> dict[str, str] | None:
+        for found in _SEVERITY_END.finditer(line, 0, _PREFIX_REACH):
+            colon = found.end() - 3
+            for start in range(found.start(), colon):  # (leftmost first, as the one regex would try)
+                if not _SEVERITY_WORD.fullmatch(line, start, colon):
+                    continue
+                head = self.head.fullmatch(line, 0, start)
+                if head is not None:
+                    return {**head.groupdict(), "severity": line[start:colon], "message": line[found.end():]}
+        return None
+
+
+def compile_prefix(prefix: str) -> PrefixPattern:
+    """The pattern of lines written with `log_line_prefix` = prefix (the prefix, then the severity)."""
     out: list[str] = []
     used: set[str] = set()
     optional_from: int | None = None
@@ -249,7 +277,7 @@ def compile_prefix(prefix: str) -> re.Pattern:
         out = out[:optional_from] + ["(?:" + "".join(out[optional_from:]) + ")?"]
     if "time" not in used and "epoch" not in used:
         raise ConversionError(f"log_line_prefix {prefix!r} has no time (%m, %t or %n); the log cannot be dated")
-    return re.compile("^" + "".join(out) + r"(?P<severity>[A-Z]+[0-9]?):  (?P<message>.*)$", re.S)
+    return PrefixPattern(re.compile("".join(out), re.S))
 
 
 def read_stderr(path: Path, prefix: str, tz: ZoneInfo | None = None) -> Iterator[LogRecord | RecordError]:
@@ -260,8 +288,7 @@ def read_stderr(path: Path, prefix: str, tz: ZoneInfo | None = None) -> Iterator
     current: dict | None = None
 
     def emit(entry: dict) -> LogRecord:
-        match = entry["match"]
-        groups = match.groupdict()
+        groups = entry["match"]
         if groups.get("time"):
             timestamp, time_error = _time(groups["time"], tz)
         elif groups.get("epoch"):
@@ -310,4 +337,4 @@ def read_pg_log(path: Path, log_format: str = "auto", prefix: str | None = None,
     return read_stderr(path, prefix, tz)
 
 
-__all__ = ["LogRecord", "RecordError", "compile_prefix", "detect_format", "parse_pg_time", "read_pg_log"]
+__all__ = ["LogRecord", "PrefixPattern", "RecordError", "compile_prefix", "detect_format", "parse_pg_time", "read_pg_log"]

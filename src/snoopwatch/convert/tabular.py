@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from snoopwatch.convert.common import EVENT_COLUMNS, SOURCE_COLUMN, ConversionReport, finish
-from snoopwatch.dataset.io import read_raw_table, table_format
+from snoopwatch.dataset.io import as_text, read_raw_table, table_format
 from snoopwatch.errors import ConversionError, DatasetError
 
 
@@ -55,19 +55,26 @@ def table_rows(path: str | Path, columns: dict[str, str], *, values: dict[str, d
     try:
         table_format(path)
         raw = read_raw_table(path)
-    except DatasetError as error:
-        raise ConversionError(f"{path.name}: cannot be read as a table ({error}); use .csv, .csv.gz, .jsonl or .parquet") from error
+    except DatasetError as error:  # (it says where and what to do)
+        raise ConversionError(str(error)) from error
     missing = [source for source in columns.values() if source not in raw.columns]
     if missing:
         raise ConversionError(f"{path.name} has no column {', '.join(map(repr, missing))}; it has "
                               f"{', '.join(map(str, raw.columns))}")
     report = ConversionReport("table export", files=[str(path)], records=len(raw), physical_lines=len(raw))
     frame = pd.DataFrame(index=raw.index)
+
+    def cells(values: pd.Series) -> pd.Series:
+        """An export column as the data-set reader reads its text: stripped, and a whole number held as a
+        float (a numeric id beside an empty cell, in JSON or Parquet) written without ".0". Instants stay
+        instants."""
+        return values if pd.api.types.is_datetime64_any_dtype(values.dtype) else as_text(values)
+
     for target, source in columns.items():
-        frame[target] = raw[source]
+        frame[target] = cells(raw[source])
     for column in raw.columns:  # columns already named as the format names them come along
         if column in EVENT_COLUMNS and column not in frame.columns and column not in columns.values():
-            frame[column] = raw[column]
+            frame[column] = cells(raw[column])
     for column, value in (constants or {}).items():
         frame[column] = value
     for column, translation in (values or {}).items():

@@ -43,8 +43,10 @@ from snoopwatch.dataset.schema import (
 from snoopwatch.errors import DatasetError
 
 TEXT_DTYPE = pd.StringDtype("pyarrow")
-# An explicit offset at the end of an ISO 8601 instant: Z, +01:00, +0100 or +01.
+# An explicit offset at the end of an ISO 8601 instant: Z, +01:00, +0100 or +01. Only a text longer than
+# a date alone (YYYY-MM-DD, 10 characters) can hold one: the "-04" that ends 2025-03-04 is the day.
 _OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+_DATE_ALONE_MAX = 10
 
 
 @dataclass
@@ -124,7 +126,38 @@ def arrow_allocates_from_malloc() -> Iterator[None]:
 
 
 def read_raw_table(path: Path) -> pd.DataFrame:
-    """Read a file without interpreting values: text stays text (empty cells become missing)."""
+    """Read a file without interpreting values: text stays text (empty cells become missing). A file that
+    cannot be read as its format (a ragged CSV row, a broken JSON line, not UTF-8, a column named twice)
+    raises DatasetError saying where and what to do."""
+    try:
+        raw = _read_raw(path)
+    except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        where = _first_bad_json_line(path) if table_format(path) == "jsonl" else ""
+        raise DatasetError(f"{path.name}: cannot be read{where} ({first}); check that it is valid "
+                           f"{table_format(path)}" + (" in UTF-8" if isinstance(error, UnicodeDecodeError) else "")) from error
+    twice = sorted({str(c) for c in raw.columns[raw.columns.duplicated()]})
+    if twice:
+        raise DatasetError(f"{path.name}: column {', '.join(map(repr, twice))} appears more than once in the header; "
+                           "give each column its own name")
+    return raw
+
+
+def _first_bad_json_line(path: Path) -> str:
+    """' at line N' for the first line of a JSON-lines file that is not one JSON object ('' if none is)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    if not isinstance(json.loads(line), dict):
+                        return f" at line {number}"
+                except ValueError:
+                    return f" at line {number}"
+    return ""
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
     fmt = table_format(path)
     if fmt == "parquet":
         return pq.read_table(path).to_pandas()
@@ -153,7 +186,7 @@ def read_raw_table(path: Path) -> pd.DataFrame:
         return pd.read_json(path, lines=True, dtype=False, convert_dates=False, compression="infer")
 
 
-def _as_text(series: pd.Series) -> pd.Series:
+def as_text(series: pd.Series) -> pd.Series:
     """Values as strings with missing kept missing (numbers from Parquet/JSON become their text)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
@@ -203,10 +236,10 @@ def _as_category(series: pd.Series) -> pd.Series:
     """Text as a pandas category with plain-object categories (the same whatever the file type), in order of
     first appearance. Dictionary-encoded input is cleaned per distinct value, not per row."""
     if not isinstance(series.dtype, pd.CategoricalDtype):
-        codes, uniques = pd.factorize(_as_text(series), use_na_sentinel=True)
+        codes, uniques = pd.factorize(as_text(series), use_na_sentinel=True)
         categories = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
         return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=series.index)
-    cleaned = _as_text(pd.Series(series.cat.categories))
+    cleaned = as_text(pd.Series(series.cat.categories))
     new_codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
     old_codes = series.cat.codes.to_numpy()
     categories = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
@@ -219,9 +252,9 @@ def _as_category(series: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories, validate=False), index=series.index)
 
 
-# The instants datetime64[ns] can hold (1677-09-21 to 2262-04-11), whole seconds inside them: tables keep
-# nanoseconds, so an instant outside (a 9999-12-31 "no end" placeholder, a 0001-01-01 "unknown") is read
-# as empty and reported.
+# The instants datetime64[ns] can hold (1677-09-21 to 2262-04-11), whole seconds inside them. Tables keep
+# nanoseconds, so an instant outside is never kept: a far-future end (9999-12-31) of an open-ended column
+# reads as still open, with a warning; any other (a 0001-01-01 "unknown") is a row problem.
 _EARLIEST = pd.Timestamp.min.ceil("s").tz_localize("UTC")
 _LATEST = pd.Timestamp.max.floor("s").tz_localize("UTC")
 
@@ -231,29 +264,32 @@ def _outside_range(stamps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return (stamps > _LATEST).to_numpy(dtype=bool), (stamps < _EARLIEST).to_numpy(dtype=bool)
 
 
-def _range_issues(column: str, late: np.ndarray, early: np.ndarray, open_ended: bool) -> list[ColumnIssue]:
+def _range_issues(column: str, late: np.ndarray, early: np.ndarray, open_ended: bool,
+                  noun: str = "time") -> list[ColumnIssue]:
     """Issues for instants outside what the tables hold: in an open-ended column (an empty end means still
-    open) a far-future one is a placeholder for the same, a warning; anything else outside is an error."""
+    open) a far-future one is a placeholder for the same, a warning; anything else outside is an error.
+    noun: "time" or "date", as the column holds."""
     issues = []
     if open_ended and late.any():
-        issues.append(ColumnIssue(column, late, "far-future time read as still open",
+        issues.append(ColumnIssue(column, late, f"far-future {noun} read as still open",
                                   "leave the cell empty for 'still open' (read the same way)", level="warning"))
         late = np.zeros_like(late)
     outside = late | early
     if outside.any():
-        issues.append(ColumnIssue(column, outside, "time outside the years 1678 to 2261",
+        issues.append(ColumnIssue(column, outside, f"{noun} outside the years 1678 to 2261",
                                   "correct the value, or leave the cell empty if it is not known"))
     return issues
 
 
-def _in_range_ns(stamps: pd.Series, column: str, open_ended: bool) -> tuple[pd.Series, list[ColumnIssue]]:
+def _in_range_ns(stamps: pd.Series, column: str, open_ended: bool,
+                 noun: str = "time") -> tuple[pd.Series, list[ColumnIssue]]:
     """Tz-aware instants (any unit) as datetime64[ns, UTC], instants outside the range emptied (_range_issues
     says which and how)."""
     stamps = stamps.dt.tz_convert("UTC")
     late, early = _outside_range(stamps)
     if late.any() or early.any():
         stamps = stamps.where(~(late | early))
-    return stamps.astype("datetime64[ns, UTC]"), _range_issues(column, late, early, open_ended)
+    return stamps.astype("datetime64[ns, UTC]"), _range_issues(column, late, early, open_ended, noun)
 
 
 def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
@@ -274,9 +310,10 @@ def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
             stamps = _localize(values, source_timezone)
         parsed, found = _in_range_ns(stamps, column, open_ended)
         return parsed, issues + found
-    text = _as_text(values)
+    text = as_text(values)
     present = text.notna().to_numpy()
-    has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
+    has_offset = text.str.contains(_OFFSET, na=False).to_numpy() & (text.str.len() > _DATE_ALONE_MAX).to_numpy(
+        dtype=bool, na_value=False)
     naive = present & ~has_offset
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     late, early = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
@@ -288,21 +325,31 @@ def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
         early[np.flatnonzero(rows)[row_early]] = True
         parsed[rows] = stamps.where(~(row_late | row_early)).dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
-    if has_offset.any():
-        put(has_offset, pd.to_datetime(text[has_offset], utc=True, format="ISO8601", errors="coerce"))
-    if naive.any():
-        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
-        if source_timezone is None:
-            ok = local.notna().to_numpy()
-            idx = np.flatnonzero(naive)
-            mask = np.zeros(len(values), dtype=bool)
-            mask[idx[ok]] = True
-            if mask.any():
-                issues.append(ColumnIssue(column, mask, "timestamp has no offset",
-                                          "write times with an offset (2025-03-04T21:45:12Z) or name the source zone (--timezone Europe/London)"))
-            put(naive, local.dt.tz_localize("UTC"))
+    def read(rows: np.ndarray, offset: bool, cut: bool = False) -> np.ndarray:
+        """Parse the rows' text into `parsed` (cut: the fraction of a second to microseconds); which parsed."""
+        part = text[rows].str.replace(r"(\.\d{6})\d+", r"\1", regex=True) if cut else text[rows]
+        if offset:
+            stamps = pd.to_datetime(part, utc=True, format="ISO8601", errors="coerce")
         else:
-            put(naive, _localize(local, source_timezone))
+            local = pd.to_datetime(part, format="ISO8601", errors="coerce")
+            stamps = local.dt.tz_localize("UTC") if source_timezone is None else _localize(local, source_timezone)
+        done = np.zeros(len(values), dtype=bool)
+        done[np.flatnonzero(rows)[stamps.notna().to_numpy()]] = True
+        put(rows, stamps)
+        return done
+
+    for rows, offset in ((has_offset, True), (naive, False)):
+        if not rows.any():
+            continue
+        done = read(rows, offset)
+        # pandas parses a column in one unit: beside a value with nanoseconds, one outside the years
+        # nanoseconds hold comes back empty; read again in microseconds, the range check then sees it.
+        missed = rows & ~done
+        if missed.any():
+            done |= read(missed, offset, cut=True)
+        if not offset and source_timezone is None and done.any():
+            issues.append(ColumnIssue(column, done, "timestamp has no offset",
+                                      "write times with an offset (2025-03-04T21:45:12Z) or name the source zone (--timezone Europe/London)"))
     issues += _range_issues(column, late, early, open_ended)
     bad_unflagged = present & parsed.isna().to_numpy() & ~late & ~early
     for issue in issues:
@@ -336,11 +383,11 @@ def _to_date(values: pd.Series, column: str, open_ended: bool = False) -> tuple[
     """Calendar dates as datetime64[ns, UTC] at midnight (open_ended as for _to_utc)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         if getattr(values.dtype, "tz", None) is not None:
-            return _in_range_ns(values.dt.tz_convert("UTC").dt.normalize(), column, open_ended)
-        return _in_range_ns(values.dt.normalize().dt.tz_localize("UTC"), column, open_ended)
-    text = _as_text(values)
+            return _in_range_ns(values.dt.tz_convert("UTC").dt.normalize(), column, open_ended, "date")
+        return _in_range_ns(values.dt.normalize().dt.tz_localize("UTC"), column, open_ended, "date")
+    text = as_text(values)
     parsed = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    out, issues = _in_range_ns(parsed.dt.tz_localize("UTC"), column, open_ended)
+    out, issues = _in_range_ns(parsed.dt.tz_localize("UTC"), column, open_ended, "date")
     flagged = np.zeros(len(values), dtype=bool)
     for issue in issues:
         flagged |= issue.mask
@@ -355,7 +402,7 @@ def _to_number(values: pd.Series, column: str, kind: str) -> tuple[pd.Series, li
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         numbers = values
     else:
-        text = _as_text(values)
+        text = as_text(values)
         numbers = pd.to_numeric(text.astype(object), errors="coerce")
         bad = (text.notna() & numbers.isna()).to_numpy()
         if bad.any():
@@ -364,14 +411,21 @@ def _to_number(values: pd.Series, column: str, kind: str) -> tuple[pd.Series, li
     return numbers, issues + found
 
 
-# Whole numbers a float64 holds exactly: an int column's values beyond it (or infinite) are not counts.
+# Whole numbers a float64 holds exactly: an int column's value given as a float beyond it (or infinite), or
+# an unsigned one beyond what Int64 holds, is not a count.
 _LARGEST_WHOLE = 2.0 ** 53
 
 
 def _finish_number(numbers: pd.Series, column: str, kind: str) -> tuple[pd.Series, list[ColumnIssue]]:
-    """Numbers as Int64 (rounded) or float64; infinite values, and whole numbers beyond 2**53, are read as
-    empty and reported."""
-    if kind == INT and pd.api.types.is_integer_dtype(numbers.dtype) and str(numbers.dtype).lower() != "uint64":
+    """Numbers as Int64 (rounded) or float64; infinite values, floats beyond 2**53 in an int column and
+    unsigned integers beyond Int64 are read as empty and reported."""
+    if kind == INT and pd.api.types.is_unsigned_integer_dtype(numbers.dtype):
+        numbers = numbers.astype("UInt64")
+        outside = (numbers > np.iinfo(np.int64).max).fillna(False).to_numpy(dtype=bool)
+        issues = [ColumnIssue(column, outside, "number out of range", "write a whole number of at most "
+                              f"{np.iinfo(np.int64).max:,}")] if outside.any() else []
+        return numbers.mask(outside).astype("Int64"), issues
+    if kind == INT and pd.api.types.is_integer_dtype(numbers.dtype):
         return numbers.astype("Int64"), []  # (whole numbers already: no rounding, nothing out of range)
     floats = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     limit = _LARGEST_WHOLE if kind == INT else np.inf
@@ -381,7 +435,7 @@ def _finish_number(numbers: pd.Series, column: str, kind: str) -> tuple[pd.Serie
     if outside.any():
         floats = np.where(outside, np.nan, floats)
         issues.append(ColumnIssue(column, outside, "number out of range",
-                                  "write a finite number" + (" (whole, at most 2**53)" if kind == INT else "")))
+                                  "write a finite number" + (f" (whole, at most {int(_LARGEST_WHOLE):,})" if kind == INT else "")))
     out = pd.Series(floats, index=numbers.index)
     return (out.round().astype("Int64") if kind == INT else out), issues
 
@@ -404,7 +458,7 @@ def coerce_table(name: str, raw: pd.DataFrame, source_timezone: str | None = Non
         elif kind == CATEGORY:
             frame[column], found = _as_category(values), []
         else:
-            frame[column], found = _as_text(values), []
+            frame[column], found = as_text(values), []
         issues.extend(found)
     return ReadResult(frame, issues)
 
@@ -415,11 +469,7 @@ def read_table(path: str | Path, name: str | None = None, source_timezone: str |
     name = name or table_name(path)
     if name is None:
         raise DatasetError(f"{path.name}: not a table of the data-set format; expected one of {', '.join(TABLES)}")
-    try:
-        raw = read_raw_table(path)
-    except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path.name}: cannot be read ({(str(error).strip().splitlines() or [type(error).__name__])[0]}); check that it is valid {table_format(path)}") from error
-    return coerce_table(name, raw, source_timezone)
+    return coerce_table(name, read_raw_table(path), source_timezone)
 
 
 # ---------------------------------------------------------------- writing
