@@ -351,3 +351,20 @@ def test_open_ended_columns_are_optional_ones() -> None:
         assert not set(columns) & set(TABLES[table].required)
     for table, first, last in PERIODS:
         assert {first, last} <= set(TABLES[table].columns)
+
+
+def test_parquet_written_from_arrow_backed_frames_reads_the_same(dataset: Path) -> None:
+    import pyarrow as pa
+
+    events = pd.read_csv(dataset / "events.csv", dtype=str)
+    events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True).astype("timestamp[us, tz=UTC][pyarrow]")
+    (dataset / "events.csv").unlink()
+    events.set_index("event_id").to_parquet(dataset / "events.parquet")  # (the ids kept as the index)
+    staff = pd.read_csv(dataset / "staff.csv", dtype=str)
+    staff["start_date"] = pd.to_datetime(staff["start_date"]).dt.date.astype(pd.ArrowDtype(pa.date32()))
+    (dataset / "staff.csv").unlink()
+    staff.to_parquet(dataset / "staff.parquet", index=False)
+    loaded = load_dataset(dataset)
+    assert loaded.events["event_id"].tolist() == events["event_id"].tolist()
+    assert loaded.events["timestamp"].tolist() == pd.to_datetime(events["timestamp"].astype(str), utc=True).tolist()
+    assert loaded.staff["start_date"].tolist() == pd.to_datetime(staff["start_date"].astype(str), utc=True).tolist()

@@ -130,3 +130,14 @@ def test_progress_is_reported_per_card(example_dataset):
     calls = []
     render_html_report(ds, example_scores(ds), example_alerts(), progress=lambda *a: calls.append(a))
     assert calls == [("drawing the report", 0, 1), ("drawing the report", 1, 1)]
+
+
+def test_alerts_or_scores_from_another_data_set_are_refused(example_dataset):
+    ds = load_dataset(example_dataset)
+    alert = example_alerts()[0]
+    someone_else = {**alert, "user_id": "XX9999"}  # the same event ids, another person's alert
+    with pytest.raises(SnoopwatchError, match=r"the alerts do not come from this data set: event \S+ is XX9999's there"):
+        render_html_report(ds, example_scores(ds), [someone_else])
+    scores = example_scores(ds).assign(user_id="XX9999")
+    with pytest.raises(SnoopwatchError, match="the scores do not come from this data set"):
+        render_html_report(ds, scores, example_alerts())

@@ -160,7 +160,11 @@ def _first_bad_json_line(path: Path) -> str:
 def _read_raw(path: Path) -> pd.DataFrame:
     fmt = table_format(path)
     if fmt == "parquet":
-        return pq.read_table(path).to_pandas()
+        # Without pandas' own metadata: a frame written with Arrow-backed columns would come back with them
+        # (a zoned timestamp[pyarrow] reads as naive, a date32[pyarrow] cannot be converted), and an index
+        # it kept (event ids, say) comes back as the column it is.
+        frame = pq.read_table(path).to_pandas(ignore_metadata=True)
+        return frame.drop(columns=[c for c in frame.columns if str(c).startswith("__index_level_")])
     if fmt == "csv":
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:

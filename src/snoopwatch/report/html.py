@@ -117,12 +117,35 @@ class _Builder:
         self.event_users = events["user_id"].astype("string")
         self.event_index = pd.Index(events["event_id"].astype("string")) if "event_id" in events.columns \
             else pd.Index([], dtype="string")
+        self._check_same_data_set(scores, alerts)
         self.score_of = pd.Series(scores["score"].to_numpy(), index=scores["event_id"].to_numpy())
         self.score_of = self.score_of[~self.score_of.index.duplicated()]
         self.codes_of = pd.Series(scores["reasons"].to_numpy(), index=scores["event_id"].to_numpy())
         self.codes_of = self.codes_of[~self.codes_of.index.duplicated()]
         self.known_cases = set(dataset.cases["case_ref"].astype("string")) if dataset.cases is not None else None
         self.roles = self._roles()
+
+    def _check_same_data_set(self, scores: pd.DataFrame, alerts: list[dict]) -> None:
+        """Refuse scores or alerts computed on another data set: an event id they name that is here must be
+        the same user's here (else cards would show other people's look-ups as theirs)."""
+        if not len(self.event_index):
+            return
+        ids = [e for alert in alerts for e in alert["event_ids"]]
+        users = [alert["user_id"] for alert in alerts for _ in alert["event_ids"]]
+        named = [(ids, users, "the alerts"), (scores["event_id"].tolist(), scores["user_id"].tolist(), "the scores")]
+        for event_ids, user_ids, what in named:
+            if not event_ids:
+                continue
+            where = self.event_index.get_indexer(pd.Index(event_ids, dtype="string"))
+            found = where >= 0  # (events not found are said on each card: a shorter export may lack them)
+            theirs = np.asarray(user_ids, dtype=object)[found]
+            here = self.event_users.to_numpy(dtype=object, na_value="")[where[found]]
+            other = np.flatnonzero(theirs != here)
+            if len(other):
+                k = other[0]
+                raise ReportError(f"{what} do not come from this data set: event {np.asarray(event_ids, dtype=object)[found][k]} "
+                                  f"is {theirs[k]}'s there and {here[k]}'s here ({len(other):,} such events); give the "
+                                  "data set they were computed on")
 
     # ---- formatting helpers -------------------------------------------------------------------------
     def when(self, stamp: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
