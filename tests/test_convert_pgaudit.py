@@ -165,6 +165,14 @@ def test_pg_time_formats():
     assert parse_pg_time("2025-07-04 19:41:07 +01", None) == "2025-07-04T18:41:07Z"
     with pytest.raises(RecordError, match="log_timezone"):
         parse_pg_time("2025-07-04 19:41:07 CEST", None)
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    assert parse_pg_time("2025-07-04 19:41:07 CEST", berlin) == "2025-07-04T17:41:07Z"
+    # an abbreviation the named zone does not use then is another zone, not a typo to read through
+    for text, zone in (("2025-03-04 10:00:00 CET", ZoneInfo("Europe/London")), ("2025-07-04 10:00:00 CET", berlin)):
+        with pytest.raises(RecordError, match="does not use at that time"):
+            parse_pg_time(text, zone)
 
 
 def test_cli_convert_pgaudit(tmp_path):
@@ -254,3 +262,15 @@ def test_ignore_roles_may_be_one_name_and_tags_may_be_comma_separated():
     assert mapping.ignore_roles == frozenset({"postgres"})
     assert parse_tag("SELECT 1 /* user=PC1, case=CR/1 */")["user"] == "PC1"
     assert parse_tag("SELECT 1 /*user='PC 1',case='X'*/") == {"user": "PC 1", "case": "X"}
+
+
+def test_a_dated_line_the_prefix_does_not_fit_is_its_own_reject_with_a_hint(tmp_path):
+    log = tmp_path / "noq.log"
+    log.write_text('2025-03-04 10:00:00.100 UTC [123] sw_pc1@intel psql LOG:  AUDIT: SESSION,1,1,READ,SELECT,TABLE,'
+                   'intel.people,"SELECT * FROM intel.people p WHERE p.person_id = $1",P9\n'
+                   "2025-03-04 10:00:00.200 UTC [99] LOG:  checkpoint starting: time\n")
+    rows, report = pgaudit_rows([log], load_mapping(MAPPING), prefix="%m [%p] %u@%d %a ")  # (no %q)
+    assert [r["subject_id"] for r in rows] == ["P9"]  # the audit record is not spoiled by the next line
+    assert report.records == report.accounted == 2
+    [(reason, count)] = report.rejected.items()
+    assert count == 1 and "needs %q" in reason

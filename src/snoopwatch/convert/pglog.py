@@ -77,7 +77,13 @@ def parse_pg_time(text: str, tz: ZoneInfo | None) -> str:
         if tz is None:
             what = f"zone {zone_text!r}" if zone_text else "no zone"
             raise RecordError(f"log time has {what}; name the server's log_timezone with --timezone")
-        return iso_utc(localise(naive, tz, zone_text))
+        local = localise(naive, tz, zone_text)
+        if zone_text and local.tzname() != zone_text:
+            # The server wrote another zone than the one named (a CET log read as Europe/London): refuse
+            # rather than shift every event by the difference.
+            raise RecordError(f"log time is in {zone_text}, which {tz.key} does not use at that time; name the "
+                              "server's log_timezone with --timezone")
+        return iso_utc(local)
     return iso_utc(naive.replace(tzinfo=dt.UTC))
 
 
@@ -219,6 +225,7 @@ _PREFIX_ESCAPES = {
 _SEVERITY_END = re.compile(r"[A-Z]+[0-9]?:  ")
 _SEVERITY_WORD = re.compile(r"[A-Z]+[0-9]?")
 _PREFIX_REACH = 1000
+_RECORD_START = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}|\d{10}(?:\.\d+)? ")
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,12 @@ class PrefixPattern:
     message, or None when the line does not start with the prefix."""
 
     head: re.Pattern  # the prefix alone (what precedes the severity)
+    time_first: bool = False  # the prefix starts with the time (%m, %t, %n)
+
+    def starts_like_a_record(self, line: str) -> bool:
+        """True for a line that begins as the prefix's lines do (with a time) although the prefix did not fit
+        it: a record of its own, never the continuation of another (those begin with a tab)."""
+        return self.time_first and _RECORD_START.match(line) is not None
 
     def match(self, line: str) -> dict[str, str] | None:
         for found in _SEVERITY_END.finditer(line, 0, _PREFIX_REACH):
@@ -277,7 +290,7 @@ def compile_prefix(prefix: str) -> PrefixPattern:
         out = out[:optional_from] + ["(?:" + "".join(out[optional_from:]) + ")?"]
     if "time" not in used and "epoch" not in used:
         raise ConversionError(f"log_line_prefix {prefix!r} has no time (%m, %t or %n); the log cannot be dated")
-    return PrefixPattern(re.compile("".join(out), re.S))
+    return PrefixPattern(re.compile("".join(out), re.S), prefix.startswith(("%m", "%t", "%n")))
 
 
 def read_stderr(path: Path, prefix: str, tz: ZoneInfo | None = None) -> Iterator[LogRecord | RecordError]:
@@ -310,10 +323,16 @@ def read_stderr(path: Path, prefix: str, tz: ZoneInfo | None = None) -> Iterator
                 if current is not None:
                     yield emit(current)
                 current = {"match": match, "line": number, "text": line, "more": []}
-            elif current is not None:
+            elif current is not None and not pattern.starts_like_a_record(line):
                 current["more"].append(line)
             else:
-                yield _record_error(source, number, 1, "line does not start with the log_line_prefix", line)
+                if current is not None:  # (a dated line the prefix does not fit ends the record before it)
+                    yield emit(current)
+                    current = None
+                reason = ("line does not start with the log_line_prefix" if not pattern.starts_like_a_record(line)
+                          else "line is dated but does not fit the log_line_prefix (a line without a session, "
+                               "e.g. a checkpoint, needs %q before the session fields, e.g. %m [%p] %q%u@%d)")
+                yield _record_error(source, number, 1, reason, line)
         if current is not None:
             yield emit(current)
 
