@@ -168,3 +168,14 @@ def test_long_running_span_means_the_same_early_and_late_in_a_log():
     assert at[("A", 14)] == pytest.approx(14 / 30)  # known for two weeks: measured against a month
     assert at[("A", 91)] == pytest.approx(1.0) and at[("A", 1092)] == pytest.approx(1.0)
     assert at[("B", 1007)] == pytest.approx(7 / 30)  # B is new to the log on day 1,000
+
+
+def test_features_that_read_none_of_their_groups_tables_survive_its_absence(example_dataset):
+    """The employment dates need no roster, and a case's unit needs no case_staff."""
+    from snoopwatch.features.build import allowed_features
+
+    ds = load_dataset(example_dataset)
+    used, dropped = allowed_features(Dataset({k: v for k, v in ds.tables.items() if k not in ("rosters", "case_staff")},
+                                             dict(ds.manifest)))
+    assert "outside_employment" in used and "unit_on_case" in used
+    assert "off_roster" in dropped and "user_on_case" in dropped

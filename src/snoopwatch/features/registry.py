@@ -5,7 +5,8 @@
 suspicious direction, and reasons name the feature by `reason` with the plain `reason_text`.
 
 `group` is a name from snoopwatch.dataset.capabilities.FEATURE_GROUPS (so `validate` and `train` tell
-the same story about what was dropped); `needs` adds requirements of this feature beyond its group's.
+the same story about what was dropped); `needs` adds requirements of this feature beyond its group's, or
+replaces them for a feature that reads none of its group's tables (with_group_needs=False).
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ class FeatureSpec:
     reason: str
     reason_text: str
     needs: tuple[str, ...] = ()
+    # False: `needs` alone decides (the feature reads none of its group's tables, e.g. the employment dates
+    # of the roster group need no roster).
+    with_group_needs: bool = True
 
     @property
     def requirements(self) -> tuple[str, ...]:
+        if not self.with_group_needs:
+            return self.needs
         group = next(g for g in FEATURE_GROUPS if g.name == self.group)
         return tuple(dict.fromkeys(group.needs + self.needs))
 
@@ -45,7 +51,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     F("user_on_case", "case_assignment", "1 when the user was assigned to the referenced case at the time", -1,
       "NOT_ON_CASE", "user not assigned to the referenced case"),
     F("unit_on_case", "case_assignment", "1 when the referenced case belongs to the user's unit", -1,
-      "NOT_UNIT_CASE", "case belongs to another unit", ("staff.unit", "cases.unit")),
+      "NOT_UNIT_CASE", "case belongs to another unit", ("events.case_ref", "staff.unit", "cases.unit"), False),
     F("subject_on_case", "case_subject", "1 when the subject is linked to the referenced case", -1,
       "SUBJECT_NOT_ON_CASE", "subject not linked to the case given", ("events.case_ref",)),
     F("case_subject_mismatch", "case_subject", "1 when an open case is referenced but the subject looked up is not linked to it", 1,
@@ -96,7 +102,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     F("hour_rarity_role", "hour_rarity", "-log(share of the role's earlier events in this hour of day)", 1,
       "ODD_HOUR_ROLE", "at an hour unusual for the role"),
     F("outside_employment", "roster", "1 when the time is before the user's start date or after their end date", 1,
-      "NOT_EMPLOYED", "outside the user's employment dates", ("staff.start_date|staff.end_date",)),
+      "NOT_EMPLOYED", "outside the user's employment dates", ("staff.start_date|staff.end_date",), False),
     # history: this user and this subject over time (earlier events only)
     F("first_access_pair", "subject_history", "1 when the user never touched this subject before", 1,
       "FIRST_LOOK", "first time this user looked at the subject"),
