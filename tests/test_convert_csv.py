@@ -103,7 +103,9 @@ def test_cli_convert_csv(export, tmp_path):
     ("ragged.csv", b"ts,officer,what\n2025-03-04T09:00:00Z,PC1,search,\n", "Expected 3 columns, got 4"),
     ("latin1.csv", b"ts,officer,what\n2025-03-04T09:00:00Z,O\xe9,search\n", "valid csv in UTF-8"),
     ("twice.csv", b"ts,officer,what,ts\n2025-03-04T09:00:00Z,PC1,search,x\n", "column 'ts' appears more than once"),
-    ("broken.jsonl", b'{"ts":"2025-03-04T09:00:00Z","officer":"PC1","what":"search"}\n{"ts": broken\n', "at line 2"),
+    ("broken.jsonl", b'{"ts":"2025-03-04T09:00:00Z","officer":"PC1","what":"search"}\n\n{"ts": broken\n', "at line 3"),
+    ("array.jsonl", b'{"ts":"2025-03-04T09:00:00Z","officer":"PC1","what":"search"}\n[1, 2]\n', "valid jsonl"),
+    ("notgzip.jsonl.gz", b'{"ts":"2025-03-04T09:00:00Z","officer":"PC1","what":"search"}\n', "valid jsonl"),
 ])
 def test_unreadable_export_is_a_clear_error_not_a_traceback(tmp_path, name, content, says):
     (tmp_path / name).write_bytes(content)
@@ -148,3 +150,18 @@ def test_converting_again_replaces_its_own_output_and_refuses_to_mix_with_other_
     (out / "labels.csv").write_text("event_id,scenario,instance_id\nA1,S3,I1\n")
     with pytest.raises(ConversionError, match="already holds labels.csv"):
         convert_table(clean, COLUMNS, out, timezone="Europe/London")
+
+
+
+def test_nothing_converted_says_why_in_counts(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("ts,officer,what\nsoon,PC1,search\nlater,PC1,view\n")  # (no event ids: derived ones)
+    with pytest.raises(ConversionError, match=r"no events were converted from .*bad.csv \(2 record\(s\); "
+                                              r"event set aside: timestamp: unparseable timestamp: 2\)"):
+        convert_table(path, {"timestamp": "ts", "user_id": "officer", "action": "what"}, tmp_path / "out")
+
+
+def test_converting_into_a_file_is_a_clear_error(export, tmp_path):
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(ConversionError, match="is a file; give a folder"):
+        convert_table(export, COLUMNS, tmp_path / "taken", timezone="Europe/London")

@@ -262,6 +262,18 @@ def test_ignore_roles_may_be_one_name_and_tags_may_be_comma_separated():
     assert mapping.ignore_roles == frozenset({"postgres"})
     assert parse_tag("SELECT 1 /* user=PC1, case=CR/1 */")["user"] == "PC1"
     assert parse_tag("SELECT 1 /*user='PC 1',case='X'*/") == {"user": "PC 1", "case": "X"}
+    assert parse_tag("SELECT 1 /* user=O'Brien case=X */") == {"user": "O'Brien", "case": "X"}
+
+
+def test_prefix_with_q_part_is_tried_in_full_before_without_it():
+    from snoopwatch.convert.pglog import compile_prefix
+
+    pattern = compile_prefix("%m [%p] %q%a %u@%d ")
+    # an application name that looks like a severity must not end the prefix early
+    fields = pattern.match("2025-03-04 10:00:00.200 UTC [99] Q:  tool sw_pc1@intel LOG:  AUDIT: x")
+    assert fields["severity"] == "LOG" and fields["message"] == "AUDIT: x" and fields["user"].endswith("sw_pc1")
+    bare = pattern.match("2025-03-04 10:00:00.200 UTC [99] LOG:  checkpoint starting: time")
+    assert bare["severity"] == "LOG" and bare.get("user") is None
 
 
 def test_a_dated_line_the_prefix_does_not_fit_is_its_own_reject_with_a_hint(tmp_path):

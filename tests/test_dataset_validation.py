@@ -368,3 +368,14 @@ def test_parquet_written_from_arrow_backed_frames_reads_the_same(dataset: Path) 
     assert loaded.events["event_id"].tolist() == events["event_id"].tolist()
     assert loaded.events["timestamp"].tolist() == pd.to_datetime(events["timestamp"].astype(str), utc=True).tolist()
     assert loaded.staff["start_date"].tolist() == pd.to_datetime(staff["start_date"].astype(str), utc=True).tolist()
+
+
+
+def test_parquet_integers_with_a_missing_value_stay_exact(dataset: Path) -> None:
+    events = pd.read_csv(dataset / "events.csv")
+    events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True)
+    events["result_count"] = pd.array([2**60 + 1, None] + [1] * (len(events) - 2), dtype="Int64")
+    (dataset / "events.csv").unlink()
+    events.to_parquet(dataset / "events.parquet", index=False)
+    loaded = load_dataset(dataset)
+    assert loaded.events["result_count"].tolist()[:2] == [2**60 + 1, pd.NA] and not loaded.problems

@@ -138,6 +138,10 @@ def test_alerts_or_scores_from_another_data_set_are_refused(example_dataset):
     someone_else = {**alert, "user_id": "XX9999"}  # the same event ids, another person's alert
     with pytest.raises(SnoopwatchError, match=r"the alerts do not come from this data set: event \S+ is XX9999's there"):
         render_html_report(ds, example_scores(ds), [someone_else])
-    scores = example_scores(ds).assign(user_id="XX9999")
-    with pytest.raises(SnoopwatchError, match="the scores do not come from this data set"):
-        render_html_report(ds, scores, example_alerts())
+    scores = example_scores(ds)
+    last = scores.index[-1]
+    with pytest.raises(SnoopwatchError, match="the scores do not come from this data set"):  # (not only the first)
+        render_html_report(ds, scores.assign(user_id=scores["user_id"].where(scores.index != last, "XX9999")),
+                           example_alerts())
+    # a missing user id is not compared (nor a crash)
+    render_html_report(ds, scores.assign(user_id=scores["user_id"].where(scores.index != last, None)), example_alerts())

@@ -159,6 +159,8 @@ def localise(naive: dt.datetime, tz: ZoneInfo, abbreviation: str | None = None) 
 def _refuse_stale_tables(out: Path, writing: set[str]) -> None:
     """Refuse to convert into a folder holding tables this conversion does not write (labels or staff of an
     earlier run, or another data set): they would be read with the new events as one data set."""
+    if out.exists() and not out.is_dir():
+        raise ConversionError(f"{out} is a file; give a folder for the data set")
     if not out.is_dir():
         return
     stale = sorted(path.name for path in out.iterdir() if table_name(path) not in (None, *writing))

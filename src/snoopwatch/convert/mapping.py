@@ -43,7 +43,7 @@ DEFAULT_ACTIONS = (
 _TAG_COMMENT = re.compile(r"/\*(.*?)\*/", re.S)
 # key=value pairs of a tag comment, separated by spaces or commas (/* user=PC1, case=X */); a value may be
 # quoted in double or single quotes (sqlcommenter writes key='value').
-_TAG_PAIR = re.compile(r"""([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"',]*)""")
+_TAG_PAIR = re.compile(r"""([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"',][^\s,]*|)""")
 
 
 @dataclass(frozen=True)

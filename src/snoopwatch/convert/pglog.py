@@ -233,7 +233,9 @@ class PrefixPattern:
     """Lines written with one `log_line_prefix`: match(line) gives the prefix's fields, the severity and the
     message, or None when the line does not start with the prefix."""
 
-    head: re.Pattern  # the prefix alone (what precedes the severity)
+    # The prefix alone (what precedes the severity), in the order tried: with its %q part, then without
+    # (the order the one regex with an optional group would try them in).
+    heads: tuple[re.Pattern, ...]
     time_first: bool = False  # the prefix starts with the time (%m, %t, %n)
 
     def starts_like_a_record(self, line: str) -> bool:
@@ -242,14 +244,14 @@ class PrefixPattern:
         return self.time_first and _RECORD_START.match(line) is not None
 
     def match(self, line: str) -> dict[str, str] | None:
-        for found in _SEVERITY_END.finditer(line, 0, _PREFIX_REACH):
-            colon = found.end() - 3
-            for start in range(found.start(), colon):  # (leftmost first, as the one regex would try)
-                if not _SEVERITY_WORD.fullmatch(line, start, colon):
-                    continue
-                head = self.head.fullmatch(line, 0, start)
-                if head is not None:
-                    return {**head.groupdict(), "severity": line[start:colon], "message": line[found.end():]}
+        ends = [(found.end(), start) for found in _SEVERITY_END.finditer(line, 0, _PREFIX_REACH)
+                for start in range(found.start(), found.end() - 3)  # (leftmost first, as the regex would try)
+                if _SEVERITY_WORD.fullmatch(line, start, found.end() - 3)]
+        for head in self.heads:
+            for end, start in ends:
+                fields = head.fullmatch(line, 0, start)
+                if fields is not None:
+                    return {**fields.groupdict(), "severity": line[start:end - 3], "message": line[end:]}
         return None
 
 
@@ -286,11 +288,10 @@ def compile_prefix(prefix: str) -> PrefixPattern:
             out.append(f"(?P<{name}>{pattern})")
         else:
             out.append(f"(?:{pattern})")
-    if optional_from is not None:
-        out = out[:optional_from] + ["(?:" + "".join(out[optional_from:]) + ")?"]
     if "time" not in used and "epoch" not in used:
         raise ConversionError(f"log_line_prefix {prefix!r} has no time (%m, %t or %n); the log cannot be dated")
-    return PrefixPattern(re.compile("".join(out), re.S), prefix.startswith(("%m", "%t", "%n")))
+    heads = ["".join(out)] + (["".join(out[:optional_from])] if optional_from is not None else [])
+    return PrefixPattern(tuple(re.compile(head, re.S) for head in heads), prefix.startswith(("%m", "%t", "%n")))
 
 
 def read_stderr(path: Path, prefix: str, tz: ZoneInfo | None = None) -> Iterator[LogRecord | RecordError]:

@@ -125,13 +125,19 @@ def arrow_allocates_from_malloc() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
+# Arrow integers read as pandas' nullable integers, so a column with a missing value stays exact (not float).
+_NULLABLE_INTEGERS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                      pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                      pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
+
+
 def read_raw_table(path: Path) -> pd.DataFrame:
     """Read a file without interpreting values: text stays text (empty cells become missing). A file that
     cannot be read as its format (a ragged CSV row, a broken JSON line, not UTF-8, a column named twice)
     raises DatasetError saying where and what to do."""
     try:
         raw = _read_raw(path)
-    except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as error:
+    except (pa.ArrowInvalid, OSError, EOFError, ValueError, TypeError, UnicodeDecodeError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         where = _first_bad_json_line(path) if table_format(path) == "jsonl" else ""
         raise DatasetError(f"{path.name}: cannot be read{where} ({first}); check that it is valid "
@@ -146,14 +152,17 @@ def read_raw_table(path: Path) -> pd.DataFrame:
 def _first_bad_json_line(path: Path) -> str:
     """' at line N' for the first line of a JSON-lines file that is not one JSON object ('' if none is)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    if not isinstance(json.loads(line), dict):
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        if not isinstance(json.loads(line), dict):
+                            return f" at line {number}"
+                    except ValueError:
                         return f" at line {number}"
-                except ValueError:
-                    return f" at line {number}"
+    except (OSError, EOFError):  # (not gzip, or cut short: the error itself says so)
+        return ""
     return ""
 
 
@@ -163,7 +172,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
         # Without pandas' own metadata: a frame written with Arrow-backed columns would come back with them
         # (a zoned timestamp[pyarrow] reads as naive, a date32[pyarrow] cannot be converted), and an index
         # it kept (event ids, say) comes back as the column it is.
-        frame = pq.read_table(path).to_pandas(ignore_metadata=True)
+        frame = pq.read_table(path).to_pandas(ignore_metadata=True, types_mapper=_NULLABLE_INTEGERS.get)
         return frame.drop(columns=[c for c in frame.columns if str(c).startswith("__index_level_")])
     if fmt == "csv":
         opener = gzip.open if path.name.lower().endswith(".gz") else open

@@ -312,6 +312,8 @@ def with_derived_event_ids(events: pd.DataFrame) -> pd.DataFrame:
 
 def derive_event_ids(events: pd.DataFrame) -> np.ndarray:
     """Deterministic ids from the row's content ("h" + 16 hex digits, then "-N" for repeats of one row)."""
+    if not len(events):
+        return np.zeros(0, dtype=object)
     columns = [c for c in TABLES["events"].columns if c != "event_id" and c in events.columns]
     parts = {}
     for column in columns:

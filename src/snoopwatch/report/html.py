@@ -127,25 +127,27 @@ class _Builder:
 
     def _check_same_data_set(self, scores: pd.DataFrame, alerts: list[dict]) -> None:
         """Refuse scores or alerts computed on another data set: an event id they name that is here must be
-        the same user's here (else cards would show other people's look-ups as theirs)."""
+        the same user's here (else cards would show other people's look-ups as theirs). Ids or users that
+        are missing on either side are not compared."""
         if not len(self.event_index):
             return
+        user_here = pd.Series(self.event_users.to_numpy(dtype=object, na_value=None), index=self.event_index)
+        user_here = user_here[~user_here.index.duplicated()]  # (the first, as score_of keeps)
         ids = [e for alert in alerts for e in alert["event_ids"]]
         users = [alert["user_id"] for alert in alerts for _ in alert["event_ids"]]
         named = [(ids, users, "the alerts"), (scores["event_id"].tolist(), scores["user_id"].tolist(), "the scores")]
         for event_ids, user_ids, what in named:
             if not event_ids:
                 continue
-            where = self.event_index.get_indexer(pd.Index(event_ids, dtype="string"))
-            found = where >= 0  # (events not found are said on each card: a shorter export may lack them)
-            theirs = np.asarray(user_ids, dtype=object)[found]
-            here = self.event_users.to_numpy(dtype=object, na_value="")[where[found]]
-            other = np.flatnonzero(theirs != here)
+            here = user_here.reindex(pd.Index(event_ids, dtype="string")).to_numpy(dtype=object)
+            theirs = pd.Series(user_ids, dtype="string").to_numpy(dtype=object, na_value=None)
+            compared = pd.notna(here) & pd.notna(theirs)
+            other = np.flatnonzero(compared & (theirs != here))
             if len(other):
                 k = other[0]
-                raise ReportError(f"{what} do not come from this data set: event {np.asarray(event_ids, dtype=object)[found][k]} "
-                                  f"is {theirs[k]}'s there and {here[k]}'s here ({len(other):,} such events); give the "
-                                  "data set they were computed on")
+                raise ReportError(f"{what} do not come from this data set: event {event_ids[k]} is {theirs[k]}'s "
+                                  f"there and {here[k]}'s here ({len(other):,} such events); give the data set "
+                                  "they were computed on")
 
     # ---- formatting helpers -------------------------------------------------------------------------
     def when(self, stamp: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
