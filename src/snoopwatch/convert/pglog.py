@@ -244,15 +244,38 @@ class PrefixPattern:
         return self.time_first and _RECORD_START.match(line) is not None
 
     def match(self, line: str) -> dict[str, str] | None:
-        ends = [(found.end(), start) for found in _SEVERITY_END.finditer(line, 0, _PREFIX_REACH)
-                for start in range(found.start(), found.end() - 3)  # (leftmost first, as the regex would try)
-                if _SEVERITY_WORD.fullmatch(line, start, found.end() - 3)]
-        for head in self.heads:
-            for end, start in ends:
-                fields = head.fullmatch(line, 0, start)
-                if fields is not None:
-                    return {**fields.groupdict(), "severity": line[start:end - 3], "message": line[end:]}
+        if self.heads[-1].match(line) is None:  # (the last head begins every other: no line can start so)
+            return None
+        tried = []  # (the candidates are found as the first head needs them: a line's first usually fits)
+        for candidate in _severity_candidates(line):
+            found = self._fit(self.heads[0], line, *candidate)
+            if found is not None:
+                return found
+            tried.append(candidate)
+        for head in self.heads[1:]:
+            for candidate in tried:
+                found = self._fit(head, line, *candidate)
+                if found is not None:
+                    return found
         return None
+
+    @staticmethod
+    def _fit(head: re.Pattern, line: str, start: int, end: int) -> dict[str, str] | None:
+        """The fields when `head` is the whole text before a severity at line[start:end - 3]."""
+        fields = head.fullmatch(line, 0, start)
+        if fields is None:
+            return None
+        return {**fields.groupdict(), "severity": line[start:end - 3], "message": line[end:]}
+
+
+def _severity_candidates(line: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each place a severity and its ":  " may be, among the first _PREFIX_REACH characters:
+    in order, and within a run of capitals leftmost first (the order the one regex would try)."""
+    for found in _SEVERITY_END.finditer(line, 0, _PREFIX_REACH):
+        colon = found.end() - 3
+        for start in range(found.start(), colon):
+            if _SEVERITY_WORD.fullmatch(line, start, colon):
+                yield start, found.end()
 
 
 def compile_prefix(prefix: str) -> PrefixPattern:

@@ -272,9 +272,14 @@ _EARLIEST = pd.Timestamp.min.ceil("s").tz_localize("UTC")
 _LATEST = pd.Timestamp.max.floor("s").tz_localize("UTC")
 
 
-def _outside_range(stamps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(after _LATEST, before _EARLIEST) per row of tz-aware instants in any unit (missing: neither)."""
-    return (stamps > _LATEST).to_numpy(dtype=bool), (stamps < _EARLIEST).to_numpy(dtype=bool)
+def _clipped_ns(stamps: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Tz-aware instants (any unit) as datetime64[ns, UTC] with those outside the range emptied, and which
+    were (after _LATEST, before _EARLIEST; a missing one is neither)."""
+    stamps = stamps.dt.tz_convert("UTC")
+    late, early = (stamps > _LATEST).to_numpy(dtype=bool), (stamps < _EARLIEST).to_numpy(dtype=bool)
+    if late.any() or early.any():
+        stamps = stamps.where(~(late | early))
+    return stamps.astype("datetime64[ns, UTC]"), late, early
 
 
 def _range_issues(column: str, late: np.ndarray, early: np.ndarray, open_ended: bool,
@@ -298,11 +303,8 @@ def _in_range_ns(stamps: pd.Series, column: str, open_ended: bool,
                  noun: str = "time") -> tuple[pd.Series, list[ColumnIssue]]:
     """Tz-aware instants (any unit) as datetime64[ns, UTC], instants outside the range emptied (_range_issues
     says which and how)."""
-    stamps = stamps.dt.tz_convert("UTC")
-    late, early = _outside_range(stamps)
-    if late.any() or early.any():
-        stamps = stamps.where(~(late | early))
-    return stamps.astype("datetime64[ns, UTC]"), _range_issues(column, late, early, open_ended, noun)
+    stamps, late, early = _clipped_ns(stamps)
+    return stamps, _range_issues(column, late, early, open_ended, noun)
 
 
 def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
@@ -331,15 +333,9 @@ def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     late, early = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
 
-    def put(rows: np.ndarray, stamps: pd.Series) -> None:
-        """Parsed instants of the rows (tz-aware, any unit) into `parsed`, those out of range left empty."""
-        row_late, row_early = _outside_range(stamps)
-        late[np.flatnonzero(rows)[row_late]] = True
-        early[np.flatnonzero(rows)[row_early]] = True
-        parsed[rows] = stamps.where(~(row_late | row_early)).dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-
     def read(rows: np.ndarray, offset: bool, cut: bool = False) -> np.ndarray:
-        """Parse the rows' text into `parsed` (cut: the fraction of a second to microseconds); which parsed."""
+        """Parse the rows' text into `parsed`, instants out of range left empty and marked late or early
+        (cut: the fraction of a second to microseconds first); which rows parsed."""
         part = text[rows].str.replace(r"(\.\d{6})\d+", r"\1", regex=True) if cut else text[rows]
         if offset:
             stamps = pd.to_datetime(part, utc=True, format="ISO8601", errors="coerce")
@@ -348,7 +344,7 @@ def _to_utc(values: pd.Series, column: str, source_timezone: str | None,
             stamps = local.dt.tz_localize("UTC") if source_timezone is None else _localize(local, source_timezone)
         done = np.zeros(len(values), dtype=bool)
         done[np.flatnonzero(rows)[stamps.notna().to_numpy()]] = True
-        put(rows, stamps)
+        parsed[rows], late[rows], early[rows] = _clipped_ns(stamps)
         return done
 
     for rows, offset in ((has_offset, True), (naive, False)):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from snoopwatch.dataset.io import table_name
 from snoopwatch.dataset.schema import ANSWER_KEY_TABLES, TABLES
 
 
@@ -69,7 +70,7 @@ class Dataset:
         every row set aside), so that what is dropped for want of it can say why."""
         why: dict[str, str] = {}
         for problem in self.problems:  # (file-level problems have no rows)
-            name = next((t for t in TABLES if problem.file.startswith(t + ".")), None)
+            name = table_name(Path(problem.file))
             if not problem.count and name and name not in self.tables:  # (an empty file is only a warning)
                 column = f", column {problem.column}" if problem.column else ""
                 why.setdefault(name, f"{problem.file}{column}: {problem.message}")

@@ -211,16 +211,17 @@ def train(dataset: Dataset, until: str | pd.Timestamp | None = None, seed: int =
     history = restrict(dataset, until_ts)
     if len(history.events) < MIN_TRAINING_EVENTS:
         rejected = dataset.rejects.get("events")
-        rejected = rejected if rejected is not None and len(rejected) else None
-        if rejected is not None and len(dataset.events) < MIN_TRAINING_EVENTS:
+        set_aside = 0 if rejected is None else len(rejected)
+        # The events problem that set most rows aside.
+        worst = max((p for p in dataset.problems if p.file.startswith("events.") and p.level == "error" and p.count),
+                    key=lambda p: p.count, default=None)
+        if set_aside and worst is not None and len(dataset.events) < MIN_TRAINING_EVENTS:
             # Too few events in all, however late --until: the rows set aside are the cause to name.
-            reason = rejected["reject_reason"].value_counts().index[0]
-            hint = next((p.hint for p in dataset.problems if p.file.startswith("events.") and p.count
-                         and reason.startswith(f"{p.column}: {p.message}")), "")
             raise DatasetError(f"only {len(history.events)} events before {until or 'the end'} can be used: "
-                               f"{len(rejected):,} event row(s) were set aside on reading, most for '{reason}'"
-                               + (f" ({hint})" if hint else "") + f"; training needs at least {MIN_TRAINING_EVENTS}")
-        also = f"; {len(rejected):,} event row(s) were also set aside on reading" if rejected is not None else ""
+                               f"{set_aside:,} event row(s) were set aside on reading, most for "
+                               f"'{worst.column}: {worst.message}' ({worst.hint}); training needs at least "
+                               f"{MIN_TRAINING_EVENTS}")
+        also = f"; {set_aside:,} event row(s) were also set aside on reading" if set_aside else ""
         raise DatasetError(f"only {len(history.events)} events before {until or 'the end'}; "
                            f"training needs at least {MIN_TRAINING_EVENTS} (move --until later){also}")
     fs = build_features(history, progress=progress)

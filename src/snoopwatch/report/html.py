@@ -135,17 +135,18 @@ class _Builder:
         user_here = user_here[~user_here.index.duplicated()]  # (the first, as score_of keeps)
         ids = [e for alert in alerts for e in alert["event_ids"]]
         users = [alert["user_id"] for alert in alerts for _ in alert["event_ids"]]
-        named = [(ids, users, "the alerts"), (scores["event_id"].tolist(), scores["user_id"].tolist(), "the scores")]
+        named = [(pd.Series(ids, dtype="string"), pd.Series(users, dtype="string"), "the alerts"),
+                 (scores["event_id"], scores["user_id"], "the scores")]  # (normalised: string dtype)
         for event_ids, user_ids, what in named:
-            if not event_ids:
+            if not len(event_ids):
                 continue
-            here = user_here.reindex(pd.Index(event_ids, dtype="string")).to_numpy(dtype=object)
-            theirs = pd.Series(user_ids, dtype="string").to_numpy(dtype=object, na_value=None)
+            here = user_here.reindex(pd.Index(event_ids)).to_numpy(dtype=object)
+            theirs = user_ids.to_numpy(dtype=object, na_value=None)
             compared = pd.notna(here) & pd.notna(theirs)
             other = np.flatnonzero(compared & (theirs != here))
             if len(other):
                 k = other[0]
-                raise ReportError(f"{what} do not come from this data set: event {event_ids[k]} is {theirs[k]}'s "
+                raise ReportError(f"{what} do not come from this data set: event {event_ids.iloc[k]} is {theirs[k]}'s "
                                   f"there and {here[k]}'s here ({len(other):,} such events); give the data set "
                                   "they were computed on")
 
